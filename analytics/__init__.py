@@ -1,0 +1,1 @@
+"""heatnet analytics package."""

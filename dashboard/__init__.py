@@ -1,0 +1,1 @@
+"""heatnet dashboard package."""

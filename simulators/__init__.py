@@ -1,0 +1,1 @@
+"""Simulated district-heating network: physics and the PLC servers that expose it."""
