@@ -76,6 +76,13 @@ def format_loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+def _error_path(err: dict[str, Any]) -> str:
+    where = format_loc(err["loc"])
+    if err["type"] == "union_tag_invalid":  # the tag field itself is what is wrong
+        where += "." + err["ctx"]["discriminator"].strip("'")
+    return where
+
+
 def _message(err: dict[str, Any]) -> str:
     msg: str = err["msg"]
     if msg.startswith("Value error, "):
@@ -85,7 +92,10 @@ def _message(err: dict[str, Any]) -> str:
     if err["type"] == "missing":
         return "required, but missing"
     if err["type"] == "union_tag_invalid":
-        return msg.replace("Input tag", "value")
+        ctx = err["ctx"]
+        return f"expected one of {ctx['expected_tags']}, got {ctx['tag']!r}"
+    if err["type"] == "union_tag_not_found":
+        return f"required, but missing: {err['ctx']['discriminator']}"
     value = err.get("input")
     if err["type"] not in ("value_error", "assertion_error") and not isinstance(value, dict | list):
         shown = repr(value)
@@ -187,7 +197,7 @@ def load_site(path: str | Path) -> SiteConfig:
     except ValidationError as err:
         raise ConfigError(
             [
-                ConfigIssue(*_file_for(format_loc(e["loc"]), origin, str(path)), _message(e))
+                ConfigIssue(*_file_for(_error_path(e), origin, str(path)), _message(e))
                 for e in err.errors()
             ]
         ) from None
