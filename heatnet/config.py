@@ -155,9 +155,15 @@ class ProfilePoint(Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,48}$")] | None = None
     unit: str | None = None
     writable: bool = False
+    # the point's engineering range: writes outside are refused, readings marked out_of_range
     min: float | None = None
     max: float | None = None
     value: float | str | None = None  # what a simulated PLC serves for a named point
+    group: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")] = "default"
+    # on-change storage: a new value is kept when it moves more than deadband (engineering
+    # units) from the last kept one, or when heartbeat has passed since it
+    deadband: Annotated[float, Field(ge=0)] | None = None
+    heartbeat: Seconds | None = None
 
     @model_validator(mode="after")
     def _role_or_name(self) -> ProfilePoint:
@@ -195,6 +201,7 @@ class ModbusPoint(ProfilePoint):
 class ModbusIndoor(Strict):
     """Room sensors laid out one after another from `address`, in the config's room order."""
 
+    group: str = "default"
     register_type: RegisterType = "input"
     address: Annotated[int, Field(ge=0, le=65535)]
     data_type: DataType = "int16"
@@ -204,9 +211,17 @@ class ModbusIndoor(Strict):
     max_rooms: Annotated[int, Field(ge=1, le=1000)] = 64
 
 
+PollGroups = Annotated[dict[str, Seconds], Field(min_length=1)]
+
+
+def _default_groups() -> dict[str, float]:
+    return {"default": 5.0}
+
+
 class ModbusProfile(Strict):
     protocol: Literal["modbus"]
     description: str = ""
+    poll_groups: PollGroups = Field(default_factory=_default_groups)
     points: list[ModbusPoint]
     indoor: ModbusIndoor | None = None
 
@@ -222,6 +237,7 @@ class OpcUaPoint(ProfilePoint):
 
 
 class OpcUaIndoor(Strict):
+    group: str = "default"
     node_id: str = "ns=2;s={site}/{asset}/{building}/{room}/t_indoor"
     variant_type: OpcUaType = "Double"
 
@@ -229,6 +245,7 @@ class OpcUaIndoor(Strict):
 class OpcUaProfile(Strict):
     protocol: Literal["opcua"]
     description: str = ""
+    poll_groups: PollGroups = Field(default_factory=_default_groups)
     points: list[OpcUaPoint]
     indoor: OpcUaIndoor | None = None
 
@@ -251,7 +268,10 @@ class DeviceBase(Strict):
     id: Ident
     profile: str
     timeout_s: Annotated[float, Field(gt=0, le=120)] = 2.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 1
+    backoff_max: Seconds = 60.0
     timestamps: Literal["collector", "source"] = "collector"
+    poll_intervals: dict[str, Seconds] = Field(default_factory=dict)  # overrides per group
     write_enabled: bool = False
 
 
@@ -284,6 +304,8 @@ class OpcUaDevice(DeviceBase):
     server_certificate: str | None = None
     username: str | None = None
     password_env: str | None = None
+    mode: Literal["poll", "subscribe"] = "poll"
+    subscription_chunk: Annotated[int, Field(ge=1, le=10_000)] = 500
 
     @model_validator(mode="after")
     def _security(self) -> OpcUaDevice:
@@ -460,6 +482,19 @@ class Fault(Strict):
     factor: Annotated[float, Field(gt=0, le=1)] = 0.6
 
 
+class Collector(Strict):
+    """Store-and-forward and monitoring settings of `heatnet collect`."""
+
+    buffer_path: str = "heatnet-buffer.sqlite"
+    buffer_max_mb: Annotated[float, Field(gt=0)] = 1024.0
+    buffer_max_age: Seconds = 7 * 86400.0
+    batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 20_000
+    flush_interval: Seconds = 1.0
+    metrics_host: str = "127.0.0.1"
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] | None = None
+    stale_after: Annotated[float, Field(gt=1)] = 3.0  # poll intervals without a good value
+
+
 class SiteConfig(Strict):
     """A whole site file, after includes are merged."""
 
@@ -468,6 +503,7 @@ class SiteConfig(Strict):
     indoor: Indoor = Indoor()
     climate: Climate = Climate()
     historian: Historian = SqliteHistorian()
+    collector: Collector = Collector()
     simulation: Simulation = Simulation()
     include: list[str] = Field(default_factory=list)
     profiles: dict[str, Profile] = Field(default_factory=dict)

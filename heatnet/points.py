@@ -134,6 +134,7 @@ def _indoor_points(
                     scale=block.scale,
                     offset=block.offset,
                     unit="degC",
+                    group=block.group,
                 )
             else:
                 assert profile.indoor is not None
@@ -145,7 +146,10 @@ def _indoor_points(
                     room=room.id,
                 )
                 point = OpcUaPoint(
-                    role="t_indoor", variant_type=profile.indoor.variant_type, unit="degC"
+                    role="t_indoor",
+                    variant_type=profile.indoor.variant_type,
+                    unit="degC",
+                    group=profile.indoor.group,
                 )
             yield PointSpec(
                 path=path,

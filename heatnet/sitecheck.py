@@ -153,6 +153,14 @@ def _check_modbus_profile(name: str, profile: ModbusProfile) -> Iterator[Problem
 
 def _check_profiles(site: SiteConfig) -> Iterator[Problem]:
     for name, profile in site.profiles.items():
+        for p, point in enumerate(profile.points):
+            if point.group not in profile.poll_groups:
+                yield (
+                    f"profiles.{name}.points[{p}].group",
+                    f"unknown poll group {point.group!r} ({', '.join(profile.poll_groups)})",
+                )
+        if profile.indoor is not None and profile.indoor.group not in profile.poll_groups:
+            yield f"profiles.{name}.indoor.group", f"unknown poll group {profile.indoor.group!r}"
         if isinstance(profile, ModbusProfile):
             yield from _check_modbus_profile(name, profile)
         else:

@@ -1,0 +1,82 @@
+"""The historian interface every backend implements, and its exceptions.
+
+Exception tree:
+
+    HistorianError              any failure of the store
+      HistorianUnavailable      the store cannot be reached now (down, locked, network):
+                                the caller keeps the data and retries later
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from heatnet.samples import SampleBatch
+
+AGGREGATES = ("min", "max", "mean", "last", "count")
+
+
+class HistorianError(Exception):
+    """A failure of the time-series store."""
+
+
+class HistorianUnavailable(HistorianError):
+    """The store cannot be reached now; nothing was written, try again later."""
+
+
+@dataclass(slots=True)
+class Buckets:
+    """Aggregates of one point per time bucket; `start_ms` is each bucket's start."""
+
+    path: str
+    bucket_s: int
+    start_ms: NDArray[np.int64]
+    min: NDArray[np.float64]
+    max: NDArray[np.float64]
+    mean: NDArray[np.float64]
+    last: NDArray[np.float64]
+    count: NDArray[np.int64]
+
+
+class Historian(Protocol):
+    """A time-series store of samples; writes are idempotent on (path, ts_ms)."""
+
+    def write(self, batch: SampleBatch) -> None:
+        """Store every sample; a sample already stored at (path, ts_ms) is replaced, not doubled.
+
+        Raises HistorianUnavailable when the store cannot take it now (nothing half-written
+        is lost: the caller retries the same batch).
+        """
+        ...
+
+    def read_raw(self, path: str, start_ms: int, end_ms: int) -> SampleBatch:
+        """Every stored sample of `path` with start_ms <= ts_ms < end_ms, in time order."""
+        ...
+
+    def read_buckets(self, path: str, start_ms: int, end_ms: int, bucket_s: int) -> Buckets:
+        """min/max/mean/last/count of good and uncertain values per bucket; empty buckets left out.
+
+        Backends answer from their rollups where bucket_s allows (1 min, 1 h), else from raw.
+        """
+        ...
+
+    def latest(self, paths: Sequence[str] | None = None) -> SampleBatch:
+        """The newest sample of each point (all points when paths is None)."""
+        ...
+
+    def list_points(self) -> list[str]:
+        """Every point path the store holds."""
+        ...
+
+    def count(self, path: str | None = None) -> int:
+        """How many samples are stored (of one point, or of all)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files."""
+        ...
