@@ -1,0 +1,408 @@
+"""The embedded default historian: one SQLite file in WAL mode, readable while a collector writes.
+
+Schema, one row per sample and a few bytes each:
+
+    points(id, path)                      integer ids, so samples repeat 2 bytes, not a path
+    samples(point_id, t, ms, value, quality, reason)   PRIMARY KEY (point_id, t, ms) WITHOUT ROWID
+        t      whole seconds since 2000-01-01 UTC (4 bytes until 2068); ms 0..999 (0 bytes when 0)
+        value  INTEGER thousandths where that is exact (3 bytes for 95.37 °C), else REAL;
+               TEXT for string points; NULL when a read failed
+    rollup_1m, rollup_1h(point_id, bucket, vmin, vmax, vsum, n, vlast)   good and uncertain only
+    pending(bucket)                       minutes whose raw rows changed since their rollup
+
+A write marks the minutes it touches pending; when a later minute arrives (or at flush/close)
+each pending minute is recomputed from raw in SQL, then its hour from the minutes. Replays,
+duplicates and late samples therefore leave rollups exact; readers take pending minutes from
+raw. Retention deletes raw rows only: rollups stay (about 1/60 of the raw size at 1 s polling).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from heatnet.points import Quality
+from heatnet.samples import SampleBatch
+from historian.base import Buckets, HistorianError, HistorianUnavailable
+from historian.buckets import Part, merge_parts
+
+EPOCH_S = 946_684_800  # 2000-01-01T00:00:00Z, a whole number of hours after 1970
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+PAGE_SIZE = 16_384
+RETENTION_EVERY_S = 3600.0
+_UNAVAILABLE = {
+    sqlite3.SQLITE_BUSY,
+    sqlite3.SQLITE_LOCKED,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_CANTOPEN,
+}
+
+TS = f"((t + {EPOCH_S}) * 1000 + ms)"
+NUMBER = "CASE typeof(value) WHEN 'integer' THEN value / 1000.0 WHEN 'real' THEN value END"
+TEXT = "CASE typeof(value) WHEN 'text' THEN value END"
+GOOD = f"quality < {int(Quality.BAD)} AND typeof(value) IN ('integer', 'real')"
+RAW_RANGE = f"point_id = :pid AND t >= :t0 AND t <= :t1 AND {TS} >= :lo AND {TS} < :hi"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS points (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS samples (
+    point_id INTEGER NOT NULL, t INTEGER NOT NULL, ms INTEGER NOT NULL,
+    value, quality INTEGER NOT NULL, reason INTEGER NOT NULL,
+    PRIMARY KEY (point_id, t, ms)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rollup_1m (
+    point_id INTEGER NOT NULL, bucket INTEGER NOT NULL,
+    vmin REAL, vmax REAL, vsum REAL, n INTEGER, vlast REAL,
+    PRIMARY KEY (point_id, bucket)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rollup_1h (
+    point_id INTEGER NOT NULL, bucket INTEGER NOT NULL,
+    vmin REAL, vmax REAL, vsum REAL, n INTEGER, vlast REAL,
+    PRIMARY KEY (point_id, bucket)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pending (bucket INTEGER PRIMARY KEY);
+"""
+
+INSERT_SAMPLE = "INSERT OR REPLACE INTO samples VALUES (?, ?, ?, ?, ?, ?)"
+
+# A minute of every point from raw, and an hour of every point from its minutes. The last
+# value comes from SQLite's documented bare column of a lone max() aggregate.
+ROLL_MINUTE = f"""
+INSERT INTO rollup_1m (point_id, bucket, vmin, vmax, vsum, n, vlast)
+WITH r AS MATERIALIZED (
+    SELECT s.point_id, {TS} AS ts, {NUMBER} AS v
+    FROM points p JOIN samples s ON s.point_id = p.id AND s.t >= :t0 AND s.t < :t1
+    WHERE {GOOD})
+SELECT point_id, :bucket, vmin, vmax, vsum, n, vlast
+FROM (SELECT point_id, min(v) vmin, max(v) vmax, sum(v) vsum, count(*) n FROM r GROUP BY point_id)
+JOIN (SELECT point_id, max(ts), v AS vlast FROM r GROUP BY point_id) USING (point_id)
+"""
+ROLL_HOUR = """
+INSERT INTO rollup_1h (point_id, bucket, vmin, vmax, vsum, n, vlast)
+WITH r AS (
+    SELECT m.* FROM points p
+    JOIN rollup_1m m ON m.point_id = p.id AND m.bucket >= :m0 AND m.bucket < :m1)
+SELECT point_id, :bucket, vmin, vmax, vsum, n, vlast
+FROM (SELECT point_id, min(vmin) vmin, max(vmax) vmax, sum(vsum) vsum, sum(n) n
+      FROM r GROUP BY point_id)
+JOIN (SELECT point_id, max(bucket), vlast FROM r GROUP BY point_id) USING (point_id)
+"""
+# Parts of the requested buckets (b = ts // bucket_ms): from raw, or from a rollup table.
+RAW_PARTS = f"""
+WITH r AS (SELECT {TS} AS ts, {NUMBER} AS v FROM samples WHERE {RAW_RANGE} AND {GOOD})
+SELECT b, vmin, vmax, vsum, n, lt, vlast
+FROM (SELECT ts / :bms AS b, min(v) vmin, max(v) vmax, sum(v) vsum, count(*) n
+      FROM r GROUP BY b)
+JOIN (SELECT ts / :bms AS b, max(ts) lt, v AS vlast FROM r GROUP BY b) USING (b)
+"""
+ROLLUP_PARTS = """
+WITH r AS (
+    SELECT bucket * :unit + :epoch AS ts, vmin, vmax, vsum, n, vlast FROM {table}
+    WHERE point_id = :pid AND bucket >= :b0 AND bucket < :b1
+      AND bucket NOT IN (SELECT bucket / :per FROM pending))
+SELECT b, vmin, vmax, vsum, n, lt, vlast
+FROM (SELECT ts / :bms AS b, min(vmin) vmin, max(vmax) vmax, sum(vsum) vsum, sum(n) n
+      FROM r GROUP BY b)
+JOIN (SELECT ts / :bms AS b, max(ts) lt, vlast FROM r GROUP BY b) USING (b)
+"""
+
+
+def encode_values(batch: SampleBatch) -> list[int | float | str | None]:
+    """The value column: exact thousandths as integers, other numbers as REAL, texts, None."""
+    values = batch.values
+    with np.errstate(invalid="ignore", over="ignore"):
+        milli = np.round(values * 1000.0)
+        exact = (milli / 1000.0 == values) & (np.abs(milli) < 2.0**53)
+    column = values.astype(object)
+    column[exact] = milli[exact].astype(np.int64).astype(object)
+    column[np.isnan(values)] = None
+    for i, text in batch.texts.items():
+        column[i] = text
+    return column.tolist()
+
+
+class SqliteHistorian:
+    """A Historian in one SQLite file (its folder made if missing); thread-safe, one connection."""
+
+    def __init__(
+        self, path: str | Path, *, retention_days: float | None = None, busy_timeout_s: float = 5.0
+    ) -> None:
+        self.path = Path(path)
+        self.retention_days = retention_days
+        self._lock = threading.Lock()
+        self._ids: dict[str, int] = {}
+        self._retention_done = -RETENTION_EVERY_S
+        with self._translated("open"):
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise HistorianUnavailable(f"sqlite historian {self.path}: {err}") from err
+            self._db = sqlite3.connect(
+                self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            # FULL: a write that returned survives a power cut too, because the collector's
+            # disk buffer deletes what the historian has acknowledged
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.executescript(SCHEMA)
+
+    # ---- writing ----------------------------------------------------------------------
+
+    def write(self, batch: SampleBatch) -> None:
+        """Store the batch in one transaction; rows at an existing (path, ts_ms) are replaced."""
+        if not len(batch):
+            return
+        ts = np.asarray(batch.ts_ms, dtype=np.int64)
+        t, ms = np.divmod(ts, 1000)
+        minutes = np.unique(ts // MINUTE_MS) - EPOCH_S // 60
+        with self._lock, self._transaction("write"):
+            new_ids = self._point_ids(batch.paths)
+            known = self._ids | new_ids if new_ids else self._ids
+            ids = [known[p] for p in batch.paths]
+            rows = zip(
+                ids,
+                (t - EPOCH_S).tolist(),
+                ms.tolist(),
+                encode_values(batch),
+                batch.quality.tolist(),
+                batch.reason.tolist(),
+                strict=True,
+            )
+            self._db.executemany(INSERT_SAMPLE, rows)
+            self._db.executemany(
+                "INSERT OR IGNORE INTO pending VALUES (?)", ((m,) for m in minutes.tolist())
+            )
+            self._roll_up(open_minute_kept=True)
+        self._ids.update(new_ids)
+        if self.retention_days is not None and time.monotonic() - self._retention_done > (
+            RETENTION_EVERY_S
+        ):
+            self.apply_retention()
+
+    def flush(self) -> None:
+        """Bring every rollup up to date, including the newest minute."""
+        with self._lock, self._transaction("flush"):
+            self._roll_up(open_minute_kept=False)
+
+    def apply_retention(self, now_ms: int | None = None) -> int:
+        """Delete raw samples older than retention_days (rollups are kept); rows deleted."""
+        if self.retention_days is None:
+            return 0
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        cut_t = (now_ms - int(self.retention_days * 86_400_000)) // 1000 - EPOCH_S
+        with self._lock, self._transaction("apply retention"):
+            deleted = self._db.execute(
+                "DELETE FROM samples WHERE point_id IN (SELECT id FROM points) AND t < ?", (cut_t,)
+            ).rowcount
+        self._retention_done = time.monotonic()
+        return deleted
+
+    def _point_ids(self, paths: Sequence[str]) -> dict[str, int]:
+        """Ids of paths not cached yet, creating them; cached only once the write commits."""
+        unknown = [p for p in dict.fromkeys(paths) if p not in self._ids]
+        if not unknown:
+            return {}
+        self._db.executemany(
+            "INSERT OR IGNORE INTO points (path) VALUES (?)", ((p,) for p in unknown)
+        )
+        found: dict[str, int] = {}
+        for start in range(0, len(unknown), 500):
+            chunk = unknown[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                self._db.execute(f"SELECT path, id FROM points WHERE path IN ({marks})", chunk)
+            )
+        return found
+
+    def _roll_up(self, *, open_minute_kept: bool) -> None:
+        """Recompute pending minutes from raw and their hours from minutes."""
+        pending = [m for (m,) in self._db.execute("SELECT bucket FROM pending ORDER BY bucket")]
+        if open_minute_kept:
+            pending = pending[:-1]
+        for minute in pending:
+            self._db.execute(
+                "DELETE FROM rollup_1m WHERE point_id IN (SELECT id FROM points) AND bucket = ?",
+                (minute,),
+            )
+            t0 = minute * 60
+            self._db.execute(ROLL_MINUTE, {"t0": t0, "t1": t0 + 60, "bucket": minute})
+            self._db.execute("DELETE FROM pending WHERE bucket = ?", (minute,))
+        for hour in sorted({m // 60 for m in pending}):
+            self._db.execute(
+                "DELETE FROM rollup_1h WHERE point_id IN (SELECT id FROM points) AND bucket = ?",
+                (hour,),
+            )
+            self._db.execute(ROLL_HOUR, {"m0": hour * 60, "m1": hour * 60 + 60, "bucket": hour})
+
+    # ---- reading ----------------------------------------------------------------------
+
+    def read_raw(self, path: str, start_ms: int, end_ms: int) -> SampleBatch:
+        """Every stored sample of `path` with start_ms <= ts_ms < end_ms, in time order."""
+        with self._lock, self._translated("read"):
+            pid = self._known_id(path)
+            if pid is None:
+                return SampleBatch.empty()
+            rows = self._db.execute(
+                f"SELECT {TS}, {NUMBER}, {TEXT}, quality, reason FROM samples "
+                f"WHERE {RAW_RANGE} ORDER BY t, ms",
+                _raw_range(pid, start_ms, end_ms),
+            ).fetchall()
+        return _batch([(path, *row) for row in rows])
+
+    def read_buckets(self, path: str, start_ms: int, end_ms: int, bucket_s: int) -> Buckets:
+        """min/max/mean/last/count of good and uncertain values per bucket; empty ones left out.
+
+        Buckets are aligned to the Unix epoch. Sizes that are whole hours are served from the
+        hour rollup, whole minutes from the minute rollup, the ragged ends and pending
+        minutes from raw; other sizes from raw.
+        """
+        if bucket_s <= 0:
+            raise HistorianError(f"bucket_s must be positive, got {bucket_s}")
+        level = HOUR_MS if bucket_s % 3600 == 0 else MINUTE_MS if bucket_s % 60 == 0 else None
+        with self._lock, self._transaction("read buckets", write=False):
+            pid = self._known_id(path)
+            parts = (
+                [] if pid is None else self._parts(pid, start_ms, end_ms, bucket_s * 1000, level)
+            )
+        return merge_parts(path, bucket_s, parts)
+
+    def _parts(self, pid: int, lo: int, hi: int, bucket_ms: int, level: int | None) -> list[Part]:
+        if lo >= hi:
+            return []
+        if level is None:
+            params = {**_raw_range(pid, lo, hi), "bms": bucket_ms}
+            return self._db.execute(RAW_PARTS, params).fetchall()
+        finer = MINUTE_MS if level == HOUR_MS else None
+        a, z = -(-lo // level) * level, hi // level * level
+        if a >= z:
+            return self._parts(pid, lo, hi, bucket_ms, finer)
+        parts = self._parts(pid, lo, a, bucket_ms, finer) + self._parts(
+            pid, z, hi, bucket_ms, finer
+        )
+        per = level // MINUTE_MS
+        table = "rollup_1h" if level == HOUR_MS else "rollup_1m"
+        epoch_b = EPOCH_S * 1000 // level
+        parts += self._db.execute(
+            ROLLUP_PARTS.format(table=table),
+            {
+                "pid": pid,
+                "b0": a // level - epoch_b,
+                "b1": z // level - epoch_b,
+                "unit": level,
+                "epoch": EPOCH_S * 1000,
+                "per": per,
+                "bms": bucket_ms,
+            },
+        ).fetchall()
+        pending = self._db.execute(
+            "SELECT DISTINCT bucket / ? FROM pending WHERE bucket >= ? AND bucket < ?",
+            (per, a // MINUTE_MS - EPOCH_S // 60, z // MINUTE_MS - EPOCH_S // 60),
+        ).fetchall()
+        for (b,) in pending:
+            start = (b + epoch_b) * level
+            parts += self._parts(pid, start, start + level, bucket_ms, finer)
+        return parts
+
+    def latest(self, paths: Sequence[str] | None = None) -> SampleBatch:
+        """The newest sample of each point (all points when paths is None), ordered by path."""
+        where = "" if paths is None else "WHERE p.path IN (SELECT value FROM json_each(:paths))"
+        query = (
+            f"SELECT p.path, {TS}, {NUMBER}, {TEXT}, quality, reason "
+            "FROM points p JOIN samples s ON s.point_id = p.id AND (s.t, s.ms) = "
+            "(SELECT t, ms FROM samples WHERE point_id = p.id ORDER BY t DESC, ms DESC LIMIT 1) "
+            f"{where} ORDER BY p.path"
+        )
+        with self._lock, self._translated("read latest"):
+            rows = self._db.execute(query, {"paths": json.dumps(list(paths or []))}).fetchall()
+        return _batch(rows)
+
+    def list_points(self) -> list[str]:
+        """Every point path the store holds."""
+        with self._lock, self._translated("list points"):
+            return [p for (p,) in self._db.execute("SELECT path FROM points ORDER BY path")]
+
+    def count(self, path: str | None = None) -> int:
+        """How many raw samples are stored (of one point, or of all)."""
+        with self._lock, self._translated("count"):
+            if path is None:
+                return self._db.execute("SELECT count(*) FROM samples").fetchone()[0]
+            pid = self._known_id(path)
+            if pid is None:
+                return 0
+            query = "SELECT count(*) FROM samples WHERE point_id = ?"
+            return self._db.execute(query, (pid,)).fetchone()[0]
+
+    def close(self) -> None:
+        """Roll up what is pending (when the file can be written now) and close."""
+        try:
+            self.flush()
+        except HistorianUnavailable:
+            pass
+        finally:
+            self._db.close()
+
+    def _known_id(self, path: str) -> int | None:
+        if path not in self._ids:
+            row = self._db.execute("SELECT id FROM points WHERE path = ?", (path,)).fetchone()
+            if row is None:
+                return None
+            self._ids[path] = row[0]
+        return self._ids[path]
+
+    # ---- errors and transactions ------------------------------------------------------
+
+    @contextmanager
+    def _translated(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as err:
+            message = f"sqlite historian {self.path}: {action} failed: {err}"
+            code = getattr(err, "sqlite_errorcode", 0) & 0xFF
+            if code in _UNAVAILABLE:
+                raise HistorianUnavailable(message) from err
+            raise HistorianError(message) from err
+
+    @contextmanager
+    def _transaction(self, action: str, *, write: bool = True) -> Iterator[None]:
+        """One transaction; a read one sees a single snapshot of raw, rollups and pending."""
+        with self._translated(action):
+            self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+
+def _raw_range(pid: int, start_ms: int, end_ms: int) -> dict[str, int]:
+    return {
+        "pid": pid,
+        "t0": start_ms // 1000 - EPOCH_S,
+        "t1": (end_ms - 1) // 1000 - EPOCH_S,
+        "lo": start_ms,
+        "hi": end_ms,
+    }
+
+
+def _batch(rows: list[tuple]) -> SampleBatch:
+    """Rows of (path, ts_ms, number, text, quality, reason) as a batch."""
+    if not rows:
+        return SampleBatch.empty()
+    paths, ts, numbers, texts, quality, reason = zip(*rows, strict=True)
+    return SampleBatch(
+        list(paths),
+        np.array(ts, dtype=np.int64),
+        np.array(numbers, dtype=np.float64),
+        np.array(quality, dtype=np.uint8),
+        np.array(reason, dtype=np.uint8),
+        {i: text for i, text in enumerate(texts) if text is not None},
+    )
