@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import json
+import logging
 import os
+import signal
+import socket
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
-from heatnet.config import SiteConfig
+from heatnet.config import SiteConfig, SqliteHistorian
 from heatnet.loader import ConfigError, load_site
-from heatnet.points import site_points
+from heatnet.points import Quality, site_points
+from heatnet.samples import REASON_CODES, SampleBatch
+from heatnet.timeparse import parse_time, to_ms
 
 EXIT_OK = 0
+EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
+EXPORT_COLUMNS = ["time", "value", "quality"]
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.yaml"
 
 
@@ -80,11 +89,175 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return run_simulation(site, speed=args.speed, seed=args.seed, duration=args.duration)
 
 
+def _log_to_stderr() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for chatty in ("asyncua", "pymodbus"):  # they log every session and listener at INFO
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _collect(site: SiteConfig, duration: float | None) -> None:
+    from collectors.service import CollectorService
+    from historian import open_historian
+
+    historian = open_historian(site)
+    try:
+        service = CollectorService(site, historian)
+        await service.run(_stop_on_signals(), duration)
+    finally:
+        historian.close()
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from historian.base import HistorianError, HistorianUnavailable
+
+    site = _load(args.config)
+    _log_to_stderr()
+    try:
+        asyncio.run(_collect(site, args.duration))
+    except HistorianUnavailable as err:
+        print(f"heatnet collect: cannot open the historian: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    except (HistorianError, OSError) as err:
+        print(f"heatnet collect: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+async def _demo(site: SiteConfig, speed: float | None, duration: float | None) -> None:
+    from collectors.service import CollectorService
+    from historian import open_historian
+    from simulators.runner import PlantRunner
+
+    if not site.collector.metrics_port:
+        port = _free_port(site.collector.metrics_host)
+        site = site.model_copy(
+            update={"collector": site.collector.model_copy(update={"metrics_port": port})}
+        )
+    stop = _stop_on_signals()
+    runner = PlantRunner(site, speed=speed, cert_dir=Path("var") / "pki")
+    await runner.start()
+    historian = open_historian(site)
+    try:
+        historian_path = site.resolve(getattr(site.historian, "path", ""))
+        service = CollectorService(
+            site,
+            historian,
+            buffer_path=historian_path.with_name(historian_path.stem + "-buffer.sqlite"),
+        )
+        for line in runner.describe():
+            print(line, flush=True)
+        print(
+            f"heatnet collector: historian {historian_path}, buffer {service.buffer.path}",
+            flush=True,
+        )
+        print(
+            f"  metrics       http://{site.collector.metrics_host}:{site.collector.metrics_port}/metrics",
+            flush=True,
+        )
+        await asyncio.gather(runner.run(stop, duration), service.run(stop, duration))
+    finally:
+        await runner.stop()
+        historian.close()
+        print("heatnet demo stopped", flush=True)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    from simulators.runner import run_simulation
+    from simulators.modbus_server import ModbusPortError
+    from simulators.opcua_server import OpcUaServerError
 
     site = _load(args.config or str(DEMO_CONFIG))
-    return run_simulation(site, speed=args.speed, seed=None, duration=args.duration)
+    if site.historian.backend != "sqlite":
+        site = site.model_copy(update={"historian": SqliteHistorian()})
+    _log_to_stderr()
+    try:
+        asyncio.run(_demo(site, args.speed, args.duration))
+    except (ModbusPortError, OpcUaServerError, OSError) as err:
+        print(f"heatnet: cannot start the demo: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+def _time_arg(name: str, text: str | None, tz: tzinfo, now: datetime) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_time(text, tz, now)
+    except ValueError as err:
+        raise UsageError(f"heatnet export: {name}: {err}") from None
+
+
+def _quality_text(quality: int, reason: int) -> str:
+    name = Quality(quality).name.lower()
+    why = str(REASON_CODES[reason]) if reason < len(REASON_CODES) else str(reason)
+    return f"{name}:{why}" if why else name
+
+
+def export_rows(batch: SampleBatch, tz: tzinfo) -> list[dict[str, object]]:
+    """The `heatnet export` rows: time in the site's zone with its offset, value, quality."""
+    return [
+        {
+            "time": datetime.fromtimestamp(int(batch.ts_ms[i]) / 1000, tz).isoformat(
+                timespec="milliseconds"
+            ),
+            "value": batch.value(i),
+            "quality": _quality_text(int(batch.quality[i]), int(batch.reason[i])),
+        }
+        for i in range(len(batch))
+    ]
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from historian import open_historian
+    from historian.base import HistorianError
+
+    site = _load(args.config)
+    if args.point not in {p.path for p in site_points(site)}:
+        raise UsageError(
+            f"heatnet export: --point: unknown point {args.point!r} "
+            f"(heatnet points -c {args.config} lists them)"
+        )
+    now = datetime.now(site.tz)
+    start = _time_arg("--start", args.start, site.tz, now)
+    end = _time_arg("--end", args.end, site.tz, now)
+    if start is not None and end is not None and start >= end:
+        raise UsageError(f"heatnet export: --start {args.start} is not before --end {args.end}")
+    start_ms = to_ms(start) if start else 0
+    end_ms = to_ms(end) if end else to_ms(now + timedelta(days=365 * 100))
+    try:
+        historian = open_historian(site)
+        try:
+            batch = historian.read_raw(args.point, start_ms, end_ms)
+        finally:
+            historian.close()
+    except HistorianError as err:
+        print(f"heatnet export: cannot read the historian: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    rows = export_rows(batch, site.tz)
+    if args.format == "json":
+        json.dump(rows, sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+    else:
+        writer = csv.DictWriter(sys.stdout, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if row[k] is None else row[k] for k in EXPORT_COLUMNS})
+    return EXIT_OK
 
 
 def _positive(text: str) -> float:
@@ -124,7 +297,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=_positive, default=None, help="stop after S wall seconds")
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("demo", help="run the whole system on the demo site")
+    p = sub.add_parser("collect", help="poll every device of a site into its historian")
+    p.add_argument("-c", "--config", required=True)
+    p.add_argument("--duration", type=_positive, default=None, help="stop after S seconds")
+    p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("export", help="print one point's stored samples")
+    p.add_argument("-c", "--config", required=True)
+    p.add_argument("--point", required=True, help="a point path, e.g. demo/ss01/t2_supply")
+    p.add_argument("--start", default=None, help="ISO 8601 (naive: site time), now, -1h, -2d")
+    p.add_argument("--end", default=None, help="as --start; without both: everything stored")
+    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("demo", help="simulator and collector into the site's SQLite historian")
     p.add_argument("-c", "--config", default=None)
     p.add_argument("--speed", type=_positive, default=None)
     p.add_argument("--duration", type=_positive, default=None, help="stop after S wall seconds")
@@ -132,9 +318,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+TIME_OPTIONS = ("--start", "--end")
+
+
+def _attach_time_values(argv: Sequence[str]) -> list[str]:
+    """`--start -1h` as `--start=-1h`: argparse would take the relative time for an option."""
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] in TIME_OPTIONS and arg.startswith("-"):
+            joined[-1] = f"{joined[-1]}={arg}"
+        else:
+            joined.append(arg)
+    return joined
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `heatnet` console script."""
     try:
+        argv = _attach_time_values(sys.argv[1:] if argv is None else argv)
         args = build_parser().parse_args(argv)
         handler: Callable[[argparse.Namespace], int] = args.func
         return handler(args)
