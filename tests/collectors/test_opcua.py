@@ -105,6 +105,14 @@ async def until(condition: Callable[[], bool], timeout_s: float = 15.0) -> None:
             await asyncio.sleep(0.05)
 
 
+async def poll_every_group(collector: OpcUaCollector, specs: list[PointSpec]) -> SampleBatch:
+    """One poll of each poll group the points belong to, joined in point order."""
+    groups = dict.fromkeys(p.point.group for p in specs)
+    batch = SampleBatch.concat([await collector.poll(group) for group in groups])
+    order = {path: i for i, path in enumerate(batch.paths)}
+    return batch.take(np.array([order[p.path] for p in specs]))
+
+
 def assert_matches_model(plant: Plant, batch: SampleBatch, specs: list[PointSpec]) -> None:
     values, index = plant.model.values(), plant.model.point_index
     assert batch.paths == [p.path for p in specs]
@@ -136,12 +144,12 @@ async def test_poll_reads_every_point_with_the_plc_clock(plant: Plant, substatio
     plant.model.step(30)
     await plant.refresh()
     collector = plant.collector(substation)
+    specs = plant.points(substation)
     try:
         await collector.connect()
-        batch = await collector.poll("default")
+        batch = await poll_every_group(collector, specs)
     finally:
         await collector.close()
-    specs = plant.points(substation)
     assert (batch.quality == Quality.GOOD).all(), batch.paths
     assert_matches_model(plant, batch, specs)
     assert {p.point.variant_type for p in specs if isinstance(p.point, OpcUaPoint)} == {
@@ -151,7 +159,7 @@ async def test_poll_reads_every_point_with_the_plc_clock(plant: Plant, substatio
         "String",
     }
     assert (batch.ts_ms == plant.model.now_ms()).all()
-    assert collector.stats.reads == 1  # one group, one Read call
+    assert collector.stats.reads == 2  # two poll groups, one Read call each
 
 
 async def test_collector_timestamps_come_from_the_injected_clock(plant: Plant) -> None:
@@ -173,7 +181,7 @@ async def test_secured_endpoint_reads_with_the_right_password(plant: Plant) -> N
         server_certificate="server.cert.pem",
     )
     try:
-        batch = await collector.poll("default")
+        batch = await poll_every_group(collector, plant.points(SECURED))
     finally:
         await collector.close()
     assert (batch.quality == Quality.GOOD).all()
