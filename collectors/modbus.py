@@ -269,7 +269,9 @@ class ModbusCollector:
         try:
             reply = await read(request.address, count=request.count, device_id=self.device.unit_id)
         except ModbusIOException:
-            return _Reply(None, QualityReason.TIMEOUT)
+            # pymodbus waits out the timeout even when the device reset the connection
+            lost = not client.connected
+            return _Reply(None, QualityReason.COMMS_LOST if lost else QualityReason.TIMEOUT)
         except (ConnectionException, OSError):
             return _Reply(None, QualityReason.COMMS_LOST)
         except ModbusException:

@@ -91,7 +91,8 @@ class _NumericGroup:
         if self.swap_bytes:
             gathered = gathered.byteswap()
         raw = np.ascontiguousarray(gathered.astype(">u2")).view(_BIG_ENDIAN[self.data_type])
-        return raw.reshape(len(self.positions)).astype(np.float64) * self.scale + self.offset
+        with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN become decode_error
+            return raw.reshape(len(self.positions)).astype(np.float64) * self.scale + self.offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +165,9 @@ class GroupDecoder:
                 reason[position] = _DECODE_ERROR
         read = reason == 0
         values[~read] = np.nan
-        reason[read & ~self._is_text & ~np.isfinite(values)] = _DECODE_ERROR
+        unusable = read & ~self._is_text & ~np.isfinite(values)  # NaN, inf, or scaled past
+        reason[unusable] = _DECODE_ERROR
+        values[unusable] = np.nan  # a BAD sample carries no value, as when nothing was read
         quality = np.where(reason == 0, Quality.GOOD, Quality.BAD).astype(np.uint8)
         with np.errstate(invalid="ignore"):
             outside = (reason == 0) & ((values < self._low) | (values > self._high))

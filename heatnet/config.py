@@ -52,7 +52,7 @@ REGISTER_COUNT: dict[str, int] = {
 class Strict(BaseModel):
     """Base for config sections: unknown keys are errors, not silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SiteInfo(Strict):
@@ -211,7 +211,8 @@ class ModbusIndoor(Strict):
     max_rooms: Annotated[int, Field(ge=1, le=1000)] = 64
 
 
-PollGroups = Annotated[dict[str, Seconds], Field(min_length=1)]
+Interval = Annotated[Seconds, Field(gt=0)]  # a poll interval: 0 would poll without pause
+PollGroups = Annotated[dict[str, Interval], Field(min_length=1)]
 
 
 def _default_groups() -> dict[str, float]:
@@ -271,7 +272,7 @@ class DeviceBase(Strict):
     retries: Annotated[int, Field(ge=0, le=10)] = 1
     backoff_max: Seconds = 60.0
     timestamps: Literal["collector", "source"] = "collector"
-    poll_intervals: dict[str, Seconds] = Field(default_factory=dict)  # overrides per group
+    poll_intervals: dict[str, Interval] = Field(default_factory=dict)  # overrides per group
     write_enabled: bool = False
 
 

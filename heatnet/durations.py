@@ -16,7 +16,12 @@ def parse_duration(text: str | float | int) -> float:
     if isinstance(text, bool):
         raise ValueError(f"expected a duration such as 90s, 15m, 8h or 2d, got {text!r}")
     if isinstance(text, int | float):
-        return float(text)
+        try:
+            return float(text)
+        except OverflowError:  # an int beyond float range: no duration anyone means
+            raise ValueError(
+                "expected a duration such as 90s, 15m, 8h or 2d, got a huge number"
+            ) from None
     match = _PATTERN.match(str(text))
     if not match:
         raise ValueError(f"expected a duration such as 90s, 15m, 8h or 2d, got {text!r}")

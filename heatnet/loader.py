@@ -8,6 +8,7 @@ Error tree:
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from heatnet.config import SiteConfig
 from heatnet.sitecheck import check_site
 
 _UNION_TAGS = {"modbus", "opcua", "slope_shift", "table", "sqlite", "influxdb"}
+# every character str.splitlines() breaks at, shown escaped so an issue stays one line
+_LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +33,7 @@ class ConfigIssue:
 
     def __str__(self) -> str:
         where = f"{self.file}: {self.path}" if self.path else self.file
-        return f"{where}: {self.message}"
+        return f"{where}: {self.message}".translate(_LINE_BREAKS)
 
 
 class ConfigError(Exception):
@@ -42,13 +45,35 @@ class ConfigError(Exception):
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a mapping key given twice (a silent overwrite in plain YAML)."""
+    """SafeLoader that refuses a mapping key given twice (a silent overwrite in plain YAML).
+
+    SafeLoader's scalar constructors raise plain Python errors for text that looks like a
+    date or number but is not one (2026-02-30, an int of 5000 digits, `!!bool maybe`,
+    `!!timestamp x`); here they become ConstructorErrors with the scalar's line and
+    column like every other YAML mistake.
+    """
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, ArithmeticError, LookupError, AttributeError, TypeError) as err:
+            what = f"{node.value!r:.40} " if isinstance(node, yaml.ScalarNode) else ""
+            why = f": {err}" if isinstance(err, ValueError | ArithmeticError) else ""
+            problem = f"cannot read {what}as {node.tag.rsplit(':', 1)[-1]}{why}"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
     seen: set[Any] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, Hashable):
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                "a key must be a plain value, not a list or mapping",
+                key_node.start_mark,
+            )
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"key {key!r} is given twice", key_node.start_mark
@@ -98,7 +123,10 @@ def _message(err: dict[str, Any]) -> str:
         return f"required, but missing: {err['ctx']['discriminator']}"
     value = err.get("input")
     if err["type"] not in ("value_error", "assertion_error") and not isinstance(value, dict | list):
-        shown = repr(value)
+        try:
+            shown = repr(value)
+        except ValueError:  # an int too long to print
+            shown = "a number of more than 4300 digits"
         if len(shown) <= 40:
             msg += f", got {shown}"
     return msg[0].lower() + msg[1:]
@@ -109,7 +137,7 @@ def _read_yaml(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([ConfigIssue(str(path), "", "no such file")]) from None
-    except (OSError, UnicodeDecodeError) as err:
+    except (OSError, ValueError) as err:  # ValueError: not UTF-8, or a NUL in the path
         raise ConfigError([ConfigIssue(str(path), "", f"cannot read: {err}")]) from None
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)
@@ -118,8 +146,15 @@ def _read_yaml(path: Path) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = err.problem or err.context or "invalid YAML"
         raise ConfigError([ConfigIssue(str(path), where, f"invalid YAML: {problem}")]) from None
+    except yaml.reader.ReaderError as err:
+        where = f"character {err.position + 1}"
+        problem = f"unacceptable character #x{err.character:04x}: {err.reason}"
+        raise ConfigError([ConfigIssue(str(path), where, f"invalid YAML: {problem}")]) from None
     except yaml.YAMLError as err:
         raise ConfigError([ConfigIssue(str(path), "", f"invalid YAML: {err}")]) from None
+    except RecursionError:
+        message = "invalid YAML: nested too deeply"
+        raise ConfigError([ConfigIssue(str(path), "", message)]) from None
 
 
 def _merge_includes(path: Path, doc: dict[str, Any], origin: dict[str, str]) -> list[ConfigIssue]:
@@ -135,7 +170,11 @@ def _merge_includes(path: Path, doc: dict[str, Any], origin: dict[str, str]) -> 
         for key in doc[name]:
             origin[f"{name}.{key}"] = str(path)
     for n, rel in enumerate(includes):
-        inc_path = (path.parent / rel).resolve()
+        try:
+            inc_path = (path.parent / rel).resolve()
+        except (OSError, ValueError) as err:
+            issues.append(ConfigIssue(str(path), f"include[{n}]", f"cannot read {rel!r}: {err}"))
+            continue
         try:
             inc = _read_yaml(inc_path)
         except ConfigError as err:
@@ -204,7 +243,7 @@ def load_site(path: str | Path) -> SiteConfig:
     problems = []
     try:
         ZoneInfo(site.site.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, a long name
         problems.append(("site.timezone", f"unknown time zone {site.site.timezone!r}"))
     problems.extend(check_site(site))
     if problems:

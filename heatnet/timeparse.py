@@ -22,8 +22,11 @@ def parse_time(text: str, tz: tzinfo, now: datetime) -> datetime:
         sign, duration = match.groups()
         if sign is None:
             return now
-        offset = timedelta(seconds=parse_duration(duration.replace(" ", "")))
-        return now - offset if sign == "-" else now + offset
+        try:
+            offset = timedelta(seconds=parse_duration(duration.replace(" ", "")))
+            return now - offset if sign == "-" else now + offset
+        except OverflowError:  # beyond timedelta or datetime: years 1 to 9999
+            raise ValueError(f"{text.strip()!r} is too far from now") from None
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
