@@ -43,6 +43,33 @@ class Buckets:
     count: NDArray[np.int64]
 
 
+EVENT_KINDS = ("raise", "clear", "ack")
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmEvent:
+    """One alarm journal entry; stored idempotently on (alarm_id, ts_ms, kind).
+
+    kind is "raise" (the condition began), "clear" (it ended) or "ack" (an operator
+    acknowledged it; `operator` names who). `path` is the point or asset the alarm is on.
+    """
+
+    alarm_id: str
+    ts_ms: int
+    kind: str
+    source: str  # limit, stale, comms, leak, outage, compliance, curve
+    path: str
+    priority: str  # low, medium, high, urgent
+    message: str
+    value: float | None = None
+    operator: str | None = None
+
+
+def in_journal_order(events: list[AlarmEvent]) -> list[AlarmEvent]:
+    """Oldest first; at one instant a raise before its clear before an acknowledgement."""
+    return sorted(events, key=lambda e: (e.ts_ms, EVENT_KINDS.index(e.kind), e.alarm_id))
+
+
 class Historian(Protocol):
     """A time-series store of samples; writes are idempotent on (path, ts_ms)."""
 
@@ -75,6 +102,16 @@ class Historian(Protocol):
 
     def count(self, path: str | None = None) -> int:
         """How many samples are stored (of one point, or of all)."""
+        ...
+
+    def write_events(self, events: Sequence[AlarmEvent]) -> None:
+        """Store alarm journal entries; one at an existing (alarm_id, ts_ms, kind) is replaced."""
+        ...
+
+    def read_events(
+        self, start_ms: int, end_ms: int, alarm_id: str | None = None
+    ) -> list[AlarmEvent]:
+        """Journal entries with start_ms <= ts_ms < end_ms (of one alarm), oldest first."""
         ...
 
     def close(self) -> None:

@@ -5,6 +5,10 @@ through influxdb-client's batching write API (token, org, bucket) and reads thro
 v1-compatible /query of the bucket's database mapping. Idempotency on (path, ts_ms) is
 InfluxDB's own: a point at an existing series and timestamp overwrites its fields.
 
+The alarm journal is measurement `alarm_event`: tags alarm_id and kind (with the
+timestamp its identity, so a replay overwrites), source, priority; fields path, message,
+value and operator.
+
 Errors: connection refused, timeouts and 5xx are HistorianUnavailable; 4xx are
 HistorianError naming the server's reason.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -25,12 +30,19 @@ from influxdb_client.client.write_api import WritePrecision
 from influxdb_client.rest import ApiException
 
 from heatnet.samples import SampleBatch
-from historian.base import Buckets, HistorianError, HistorianUnavailable
+from historian.base import (
+    AlarmEvent,
+    Buckets,
+    HistorianError,
+    HistorianUnavailable,
+    in_journal_order,
+)
 from historian.buckets import empty_buckets
-from historian.series import SeriesNames
+from historian.series import SeriesNames, escape_tag, escape_text, quote
 
 LINES_PER_REQUEST = 10_000
 GOOD = "quality < 2"
+EVENTS = "alarm_event"
 
 
 class InfluxHistorian:
@@ -87,6 +99,43 @@ class InfluxHistorian:
             body = "\n".join(lines[start : start + LINES_PER_REQUEST]).encode()
             query = {"db": self.database, "precision": "ms"}
             self._request("POST", "/write", query, body)
+
+    def write_events(self, events: Sequence[AlarmEvent]) -> None:
+        """Journal entries as line protocol in measurement alarm_event."""
+        if not events:
+            return
+        lines = [_event_line(e) for e in events]
+        if self._v2 is not None:
+            self._v2.write(lines)
+            return
+        self._ensure_database()
+        body = "\n".join(lines).encode()
+        self._request("POST", "/write", {"db": self.database, "precision": "ms"}, body)
+
+    def read_events(
+        self, start_ms: int, end_ms: int, alarm_id: str | None = None
+    ) -> list[AlarmEvent]:
+        """Journal entries with start_ms <= ts_ms < end_ms (of one alarm), oldest first."""
+        where = _time_range(start_ms, end_ms)
+        if alarm_id is not None:
+            where += f' AND "alarm_id" = {quote(alarm_id)}'
+        series = self._query(f'SELECT * FROM "{EVENTS}" WHERE {where}')
+        events = [
+            AlarmEvent(
+                alarm_id=row["alarm_id"],
+                ts_ms=int(row["time"]),
+                kind=row["kind"],
+                source=row["source"],
+                path=row["path"],
+                priority=row["priority"],
+                message=row["message"],
+                value=row.get("value"),
+                operator=row.get("operator"),
+            )
+            for s in series
+            for row in _rows(s)
+        ]
+        return in_journal_order(events)
 
     def _ensure_database(self) -> None:
         if not self._database_ready:
@@ -228,6 +277,22 @@ class _BatchingWriter:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _event_line(event: AlarmEvent) -> str:
+    tags = {
+        "alarm_id": event.alarm_id,
+        "kind": event.kind,
+        "priority": event.priority,
+        "source": event.source,
+    }
+    key = ",".join([EVENTS] + [f"{k}={escape_tag(v)}" for k, v in sorted(tags.items())])
+    fields = [f'path="{escape_text(event.path)}"', f'message="{escape_text(event.message)}"']
+    if event.value is not None and math.isfinite(event.value):
+        fields.append(f"value={float(event.value)!r}")
+    if event.operator is not None:
+        fields.append(f'operator="{escape_text(event.operator)}"')
+    return f"{key} {','.join(fields)} {event.ts_ms}"
 
 
 def _server_error(err: urllib.error.HTTPError) -> str:

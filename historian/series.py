@@ -18,11 +18,11 @@ ROOM_TAGS = ("site", "substation", "building", "room", "role")
 UNKNOWN_KIND = "asset"
 
 
-def _escape_tag(text: str) -> str:
+def escape_tag(text: str) -> str:
     return text.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
 
 
-def _escape_text(text: str) -> str:
+def escape_text(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
@@ -67,8 +67,8 @@ class SeriesNames:
         if key is None:
             measurement, tags = self.series(path)
             key = ",".join(
-                [_escape_tag(measurement)]
-                + [f"{_escape_tag(k)}={_escape_tag(v)}" for k, v in sorted(tags.items())]
+                [escape_tag(measurement)]
+                + [f"{escape_tag(k)}={escape_tag(v)}" for k, v in sorted(tags.items())]
             )
             self._keys[path] = key
         return key
@@ -82,7 +82,7 @@ class SeriesNames:
         for i, (path, ts) in enumerate(zip(batch.paths, batch.ts_ms.tolist(), strict=True)):
             status = f"quality={quality[i]}i,reason={reason[i]}i"
             if i in batch.texts:
-                fields = f'text="{_escape_text(batch.texts[i])}",{status}'
+                fields = f'text="{escape_text(batch.texts[i])}",{status}'
             elif not math.isfinite(values[i]):
                 fields = status
             else:

@@ -9,6 +9,8 @@ Schema, one row per sample and a few bytes each:
                TEXT for string points; NULL when a read failed
     rollup_1m, rollup_1h(point_id, bucket, vmin, vmax, vsum, n, vlast)   good and uncertain only
     pending(bucket)                       minutes whose raw rows changed since their rollup
+    alarm_events(alarm_id, ts_ms, kind, source, path, priority, message, value, operator)
+                                          the alarm journal, PRIMARY KEY (alarm_id, ts_ms, kind)
 
 A write marks the minutes it touches pending; when a later minute arrives (or at flush/close)
 each pending minute is recomputed from raw in SQL, then its hour from the minutes. Replays,
@@ -30,7 +32,13 @@ import numpy as np
 
 from heatnet.points import Quality
 from heatnet.samples import SampleBatch
-from historian.base import Buckets, HistorianError, HistorianUnavailable
+from historian.base import (
+    AlarmEvent,
+    Buckets,
+    HistorianError,
+    HistorianUnavailable,
+    in_journal_order,
+)
 from historian.buckets import Part, merge_parts
 
 EPOCH_S = 946_684_800  # 2000-01-01T00:00:00Z, a whole number of hours after 1970
@@ -67,7 +75,14 @@ CREATE TABLE IF NOT EXISTS rollup_1h (
     vmin REAL, vmax REAL, vsum REAL, n INTEGER, vlast REAL,
     PRIMARY KEY (point_id, bucket)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending (bucket INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS alarm_events (
+    alarm_id TEXT NOT NULL, ts_ms INTEGER NOT NULL, kind TEXT NOT NULL,
+    source TEXT NOT NULL, path TEXT NOT NULL, priority TEXT NOT NULL, message TEXT NOT NULL,
+    value REAL, operator TEXT,
+    PRIMARY KEY (alarm_id, ts_ms, kind)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS alarm_events_by_time ON alarm_events (ts_ms);
 """
+EVENT_COLUMNS = "alarm_id, ts_ms, kind, source, path, priority, message, value, operator"
 
 INSERT_SAMPLE = "INSERT OR REPLACE INTO samples VALUES (?, ?, ?, ?, ?, ?)"
 
@@ -204,6 +219,18 @@ class SqliteHistorian:
         self._retention_done = time.monotonic()
         return deleted
 
+    def write_events(self, events: Sequence[AlarmEvent]) -> None:
+        """Store journal entries in one transaction; (alarm_id, ts_ms, kind) is replaced."""
+        if not events:
+            return
+        rows = [
+            (e.alarm_id, e.ts_ms, e.kind, e.source, e.path, e.priority, e.message, e.value,
+             e.operator)
+            for e in events
+        ]  # fmt: skip
+        with self._lock, self._transaction("write alarm events"):
+            self._db.executemany(f"INSERT OR REPLACE INTO alarm_events VALUES ({'?,' * 8}?)", rows)
+
     def _point_ids(self, paths: Sequence[str]) -> dict[str, int]:
         """Ids of paths not cached yet, creating them; cached only once the write commits."""
         unknown = [p for p in dict.fromkeys(paths) if p not in self._ids]
@@ -322,6 +349,18 @@ class SqliteHistorian:
         with self._lock, self._translated("read latest"):
             rows = self._db.execute(query, {"paths": json.dumps(list(paths or []))}).fetchall()
         return _batch(rows)
+
+    def read_events(
+        self, start_ms: int, end_ms: int, alarm_id: str | None = None
+    ) -> list[AlarmEvent]:
+        """Journal entries with start_ms <= ts_ms < end_ms (of one alarm), oldest first."""
+        query = f"SELECT {EVENT_COLUMNS} FROM alarm_events WHERE ts_ms >= ? AND ts_ms < ?"
+        params: tuple[object, ...] = (start_ms, end_ms)
+        if alarm_id is not None:
+            query, params = query + " AND alarm_id = ?", (*params, alarm_id)
+        with self._lock, self._translated("read alarm events"):
+            rows = self._db.execute(query, params).fetchall()
+        return in_journal_order([AlarmEvent(*row) for row in rows])
 
     def list_points(self) -> list[str]:
         """Every point path the store holds."""
