@@ -1,0 +1,160 @@
+"""Labels of the board in Chinese and English; `tr(key, lang)` picks one."""
+
+from __future__ import annotations
+
+from heatnet.config import SiteConfig
+
+LANGS = ("zh", "en")
+
+LABELS: dict[str, tuple[str, str]] = {
+    # shell and navigation
+    "title": ("供热监控大屏", "Heating control room"),
+    "overview": ("总览", "Overview"),
+    "balance": ("平衡", "Balance"),
+    "substation": ("换热站", "Substation"),
+    "compliance": ("室温达标", "Compliance"),
+    "curve": ("供热曲线", "Heating curve"),
+    "alarms": ("报警", "Alarms"),
+    "outages": ("停热", "Outages"),
+    "data_time": ("数据时间", "Data time"),
+    "no_data": ("历史库中暂无数据", "The historian holds no data yet"),
+    "not_found": ("页面不存在", "No such page"),
+    "range": ("时间范围", "Time range"),
+    # ranges
+    "1h": ("1 小时", "1 hour"),
+    "6h": ("6 小时", "6 hours"),
+    "24h": ("24 小时", "24 hours"),
+    "7d": ("7 天", "7 days"),
+    "30d": ("30 天", "30 days"),
+    "season": ("整个采暖季", "Whole season"),
+    # status
+    "ok": ("正常", "OK"),
+    "warning": ("注意", "Warning"),
+    "alarm": ("报警", "Alarm"),
+    "offline": ("离线", "Offline"),
+    # quantities
+    "time": ("时间", "Time"),
+    "temperature": ("温度", "Temperature"),
+    "flow": ("流量", "Flow"),
+    "heat": ("热功率", "Heat"),
+    "valve_pump": ("阀门与水泵", "Valve and pump"),
+    "valve": ("阀门开度", "Valve"),
+    "pump": ("水泵频率", "Pump"),
+    "outdoor": ("室外温度", "Outdoor temperature"),
+    "heat_source": ("热源", "Heat source"),
+    "source_power": ("热源出力", "Source output"),
+    "source_state": ("热源状态", "Source state"),
+    "totals": ("合计", "Totals"),
+    "q1": ("一次网热量 Q1", "Primary heat Q1"),
+    "q2": ("二次网热量 Q2", "Secondary heat Q2"),
+    "loss_ratio": ("损失率", "Loss ratio"),
+    "network_loss": ("管网损失", "Network loss"),
+    "supply": ("供水", "Supply"),
+    "return": ("回水", "Return"),
+    "running": ("运行", "Running"),
+    "stopped": ("停运", "Stopped"),
+    "updated": ("更新于", "Updated"),
+    "primary_vs_secondary": ("各站一次/二次热量", "Primary vs secondary heat per substation"),
+    # balance
+    "flow_vs_design": ("流量/设计流量 (水力失调度)", "Flow / design flow (imbalance)"),
+    "ratio": ("比值", "Ratio"),
+    "dt_ranking": ("二次网温差排名 (小者在前)", "Secondary ΔT ranking (smallest first)"),
+    "return_ranking": ("二次回水温度排名", "Secondary return temperature ranking"),
+    "makeup": ("补水量", "Make-up water"),
+    "makeup_share": ("占循环流量", "of circulation"),
+    "spread": ("离散度", "Spread"),
+    "leak_alerts": ("补水异常", "Make-up alerts"),
+    # substation trends
+    "t1_supply": ("一次供水", "Primary supply"),
+    "t1_return": ("一次回水", "Primary return"),
+    "t2_supply": ("二次供水", "Secondary supply"),
+    "t2_return": ("二次回水", "Secondary return"),
+    "t2_setpoint": ("二次供水设定", "Secondary set point"),
+    "t_outdoor": ("室外", "Outdoor"),
+    "f1_flow": ("一次流量", "Primary flow"),
+    "f2_flow": ("二次流量", "Secondary flow"),
+    "makeup_flow": ("补水流量", "Make-up flow"),
+    "q1_power": ("一次热功率", "Primary heat"),
+    "q2_power": ("二次热功率", "Secondary heat"),
+    "v1_valve": ("一次阀开度", "Primary valve"),
+    "pump_speed": ("循环泵频率", "Pump speed"),
+    "points_shown": ("点数", "points"),
+    # compliance
+    "rooms_days": ("各房间日均温度与达标线之差", "Daily room temperature above its floor"),
+    "above_floor": ("高于达标线", "Above floor"),
+    "room": ("房间", "Room"),
+    "day": ("日期", "Day"),
+    "worst_rooms": ("最差房间", "Worst rooms"),
+    "per_building": ("各楼栋", "Per building"),
+    "floor": ("达标线", "Floor"),
+    "mean_indoor": ("平均室温", "Mean indoor"),
+    "days_below": ("不达标天数", "Days below"),
+    "deficit": ("欠温度时", "Deficit degree-hours"),
+    "rooms_below": ("不达标房间", "Rooms below"),
+    "building": ("楼栋", "Building"),
+    "site_summary": ("全网", "Site"),
+    # curve
+    "curve_in_force": ("现行曲线", "Curve in force"),
+    "proposed_curve": ("建议曲线", "Proposed curve"),
+    "measured_daily": ("实测日均 (室外, 供水)", "Measured daily (outdoor, supply)"),
+    "proposal": ("最新曲线建议", "Latest proposal"),
+    "mode": ("方式", "Mode"),
+    "confidence": ("可信度", "Confidence"),
+    "heat_change": ("预计热量变化", "Predicted heat change"),
+    "withheld": ("暂不建议", "Withheld"),
+    "effect": ("预计效果", "Predicted effect"),
+    "supply_now": ("现供水", "Supply now"),
+    "supply_new": ("建议供水", "Supply proposed"),
+    "ref_now": ("参考房间 现", "Reference room now"),
+    "ref_new": ("参考房间 建议后", "Reference room proposed"),
+    "mean_now": ("平均室温 现", "Mean room now"),
+    "mean_new": ("平均室温 建议后", "Mean room proposed"),
+    "advice": ("建议", "Advice"),
+    "parameter": ("参数", "Parameter"),
+    "current": ("现值", "Current"),
+    "proposed": ("建议值", "Proposed"),
+    # alarms
+    "active_alarms": ("当前报警", "Active alarms"),
+    "journal": ("报警日志", "Alarm journal"),
+    "priority": ("优先级", "Priority"),
+    "state": ("状态", "State"),
+    "source": ("来源", "Source"),
+    "point": ("位置", "Where"),
+    "message": ("内容", "Message"),
+    "raised": ("发生时间", "Raised"),
+    "kind": ("事件", "Event"),
+    "operator": ("值班员", "Operator"),
+    "operator_name": ("值班员姓名", "Operator's name"),
+    "acknowledge": ("确认所选报警", "Acknowledge selected"),
+    "evaluate": ("重新评估报警 (最近 24 小时)", "Evaluate alarms (last 24 h)"),
+    "need_operator": ("请输入值班员姓名", "Type the operator's name"),
+    "need_selection": ("请先选择报警", "Select an alarm first"),
+    "acked_by": ("已确认，值班员", "Acknowledged by"),
+    "evaluated": ("已评估，新日志条目", "Evaluated; new journal entries"),
+    "no_alarms": ("无报警", "No active alarms"),
+    # outages
+    "outage_list": ("停热记录", "Heat outages"),
+    "notice_required": ("须通知用户 (≥ {h:g} 小时)", "Users must be notified (≥ {h:g} h)"),
+    "affected": ("受影响楼栋", "Affected buildings"),
+    "start": ("开始", "Start"),
+    "end": ("结束", "End"),
+    "duration_h": ("时长 (小时)", "Duration (h)"),
+    "cause": ("原因", "Cause"),
+    "cause_source": ("热源停运", "heat source stopped"),
+    "cause_substation": ("换热站故障", "substation fault"),
+    "ongoing": ("持续中", "ongoing"),
+    "notice": ("停热通知草稿", "Drafted notice"),
+    "comms_losses": ("通讯中断 (非停热)", "Communications losses (not outages)"),
+    "no_outages": ("所选时段无停热", "No outages in this period"),
+}
+
+
+def tr(key: str, lang: str) -> str:
+    """The label of `key` in `lang` ("zh" or "en")."""
+    zh, en = LABELS[key]
+    return zh if lang == "zh" else en
+
+
+def default_lang(site: SiteConfig) -> str:
+    """Chinese when the site's locale is zh-CN, else English."""
+    return "zh" if site.site.locale == "zh-CN" else "en"
