@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
-from heatnet.config import SiteConfig, SqliteHistorian
+from heatnet.config import SiteConfig
 from heatnet.loader import ConfigError, load_site
 from heatnet.points import Quality, site_points
 from heatnet.samples import REASON_CODES, SampleBatch
@@ -93,7 +93,7 @@ def _log_to_stderr() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    for chatty in ("asyncua", "pymodbus"):  # they log every session and listener at INFO
+    for chatty in ("asyncua", "pymodbus", "werkzeug"):  # they log every session at INFO
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
@@ -133,60 +133,20 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-async def _demo(site: SiteConfig, speed: float | None, duration: float | None) -> None:
-    from collectors.service import CollectorService
-    from historian import open_historian
-    from simulators.runner import PlantRunner
-
-    if not site.collector.metrics_port:
-        port = _free_port(site.collector.metrics_host)
-        site = site.model_copy(
-            update={"collector": site.collector.model_copy(update={"metrics_port": port})}
-        )
-    stop = _stop_on_signals()
-    runner = PlantRunner(site, speed=speed, cert_dir=Path("var") / "pki")
-    await runner.start()
-    historian = open_historian(site)
-    try:
-        historian_path = site.resolve(getattr(site.historian, "path", ""))
-        service = CollectorService(
-            site,
-            historian,
-            buffer_path=historian_path.with_name(historian_path.stem + "-buffer.sqlite"),
-        )
-        for line in runner.describe():
-            print(line, flush=True)
-        print(
-            f"heatnet collector: historian {historian_path}, buffer {service.buffer.path}",
-            flush=True,
-        )
-        print(
-            f"  metrics       http://{site.collector.metrics_host}:{site.collector.metrics_port}/metrics",
-            flush=True,
-        )
-        await asyncio.gather(runner.run(stop, duration), service.run(stop, duration))
-    finally:
-        await runner.stop()
-        historian.close()
-        print("heatnet demo stopped", flush=True)
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
+    from heatnet.demo import DemoOptions, run_demo
     from simulators.modbus_server import ModbusPortError
     from simulators.opcua_server import OpcUaServerError
 
     site = _load(args.config or str(DEMO_CONFIG))
-    if site.historian.backend != "sqlite":
-        site = site.model_copy(update={"historian": SqliteHistorian()})
+    options = DemoOptions(args.speed, args.duration, args.host, args.port)
     _log_to_stderr()
+
+    async def demo() -> None:
+        await run_demo(site, options, _stop_on_signals())
+
     try:
-        asyncio.run(_demo(site, args.speed, args.duration))
+        asyncio.run(demo())
     except (ModbusPortError, OpcUaServerError, OSError) as err:
         print(f"heatnet: cannot start the demo: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -260,13 +220,85 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from analytics.commands import BadInput, NoData, run_analyze
+    from historian.base import HistorianError
+
+    site = _load(args.config)
+    show_progress = args.progress or sys.stderr.isatty()
+    try:
+        run_analyze(site, args.analysis, args.start, args.end, args.format, show_progress)
+    except (BadInput, NoData, KeyError) as err:
+        raise UsageError(f"heatnet analyze {args.analysis}: {str(err).strip(chr(39))}") from None
+    except HistorianError as err:
+        print(f"heatnet analyze: cannot read the historian: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def cmd_alarms(args: argparse.Namespace) -> int:
+    from analytics.commands import BadInput, NoData, run_alarms
+    from historian.base import HistorianError
+
+    site = _load(args.config)
+    window = (args.start, args.end) if args.evaluate else None
+    if not args.evaluate and (args.start or args.end):
+        raise UsageError("heatnet alarms: --start and --end go with --evaluate")
+    try:
+        run_alarms(
+            site,
+            active=args.active,
+            ack=args.ack,
+            operator=args.operator,
+            evaluate_period=window,
+            fmt=args.format,
+        )
+    except (BadInput, NoData) as err:
+        raise UsageError(f"heatnet alarms: {err}") from None
+    except HistorianError as err:
+        print(f"heatnet alarms: cannot use the historian: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from dashboard.app import create_app
+    from historian import open_historian
+    from historian.base import HistorianError
+
+    site = _load(args.config)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((args.host, args.port))
+    except OSError as err:
+        raise UsageError(
+            f"heatnet dashboard: cannot listen on {args.host}:{args.port}: {err}"
+        ) from None
+    try:
+        historian = open_historian(site)
+    except HistorianError as err:
+        print(f"heatnet dashboard: cannot open the historian: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        create_app(site, historian).run(host=args.host, port=args.port, debug=False)
+    finally:
+        historian.close()
+    return EXIT_OK
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port 1-65535, got {text!r}")
+    return int(text)
+
+
 def _positive(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {text!r}")
     return value
 
 
@@ -274,7 +306,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage mistake in one line and exits 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}")
+        # argparse quotes some arguments raw ("unrecognized arguments: a<newline>b")
+        raise UsageError("\\n".join(f"{self.prog}: {message}".splitlines()))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -310,10 +343,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "json"], default="csv")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("demo", help="simulator and collector into the site's SQLite historian")
+    p = sub.add_parser("analyze", help="run one analysis over a period of stored data")
+    p.add_argument(
+        "analysis",
+        choices=["compliance", "curve", "proposals", "balance", "leaks", "outages", "steam"],
+    )
+    p.add_argument("-c", "--config", required=True)
+    p.add_argument("--start", default=None, help="ISO 8601 (naive: site time), now, -1h, -2d")
+    p.add_argument("--end", default=None, help="default: the latest heating season up to the data")
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    p.add_argument("--progress", action="store_true", help="progress bar even when not a tty")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("alarms", help="list, acknowledge or evaluate alarms (the journal)")
+    p.add_argument("-c", "--config", required=True)
+    p.add_argument("--active", action="store_true", help="only alarms that are not normal")
+    p.add_argument("--ack", metavar="ID", default=None, help="acknowledge this alarm")
+    p.add_argument("--operator", metavar="NAME", default=None)
+    p.add_argument("--evaluate", action="store_true", help="evaluate a period into the journal")
+    p.add_argument("--start", default=None)
+    p.add_argument("--end", default=None)
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=cmd_alarms)
+
+    p = sub.add_parser("dashboard", help="serve the control-room board of a site's historian")
+    p.add_argument("-c", "--config", required=True)
+    p.add_argument("--host", default="127.0.0.1", help="default: loopback only")
+    p.add_argument("--port", type=_port, default=8050)
+    p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser(
+        "demo", help="simulator, collectors, SQLite historian, alarms and the board, together"
+    )
     p.add_argument("-c", "--config", default=None)
     p.add_argument("--speed", type=_positive, default=None)
     p.add_argument("--duration", type=_positive, default=None, help="stop after S wall seconds")
+    p.add_argument("--host", default="127.0.0.1", help="where the board listens")
+    p.add_argument("--port", type=_port, default=8050)
     p.set_defaults(func=cmd_demo)
     return parser
 
