@@ -3,7 +3,11 @@
 Each poll group has its own interval (the profile's poll_groups, overridden by the
 device's poll_intervals) and its own deadline on an injectable Timer. A poll that starts
 a whole interval or more after its deadline counts the deadlines it missed and the
-schedule skips ahead instead of bursting to catch up. A device whose poll fails (raises,
+schedule skips ahead instead of bursting to catch up. With `stagger` (the service's
+choice), device i of n first polls i/n of its shortest interval after the scheduler
+started, and keeps that phase: a thousand PLCs polled every second take turns through
+the second instead of all waking in the same instant, which made the last of them start
+250 ms late (bench/bench_collector_scale.py). A device whose poll fails (raises,
 or every sample comes back bad) backs off exponentially with jitter up to its
 `backoff_max`; its first failure is logged once and its recovery once, as a Home
 Assistant coordinator does. Devices never wait for each other: a slow or dead device
@@ -33,6 +37,7 @@ log = logging.getLogger(__name__)
 
 BACKOFF_JITTER = 0.2  # a retry waits between 80 % and 100 % of its backoff step
 GUARD_SLACK_S = 5.0  # beyond the collector's own timeouts before a hung poll is abandoned
+STOP_RETRY_S = 0.1  # stop() cancels a device task again after this long
 
 SampleSink = Callable[[str, SampleBatch], None]
 """Receives (device_key, batch) for every poll and every subscription delivery."""
@@ -86,8 +91,11 @@ class PollScheduler:
         timer: Timer,
         metrics: CollectorMetrics,
         rng: random.Random | None = None,
+        stagger: bool = False,
     ) -> None:
         self._plans = plans
+        self._stagger = stagger
+        self._origin = 0.0
         self._sink = sink
         self._timer = timer
         self._metrics = metrics
@@ -95,15 +103,24 @@ class PollScheduler:
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
+        self._origin = self._timer.now()
         self._tasks = [
-            asyncio.create_task(self._run_device(plan), name=f"poll {plan.key}")
-            for plan in self._plans
+            asyncio.create_task(self._run_device(plan, i), name=f"poll {plan.key}")
+            for i, plan in enumerate(self._plans)
         ]
 
     async def stop(self) -> None:
-        """Cancel every device task and close its connection."""
-        for task in self._tasks:
-            task.cancel()
+        """Cancel every device task and close its connection.
+
+        A task is cancelled again until it ends: on 3.11 `asyncio.wait_for`, which pymodbus
+        awaits every reply with, swallows a cancel that arrives with the reply, and the
+        device would poll on while stop() waited for it forever.
+        """
+        pending = set(self._tasks)
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=STOP_RETRY_S)
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for plan in self._plans:
             with contextlib.suppress(Exception):
@@ -116,7 +133,15 @@ class PollScheduler:
         step = min(plan.collector.device.backoff_max, base * 2 ** (failures - 1))
         return step * self._rng.uniform(1 - BACKOFF_JITTER, 1)
 
-    async def _run_device(self, plan: DevicePlan) -> None:
+    def first_due(self, plan: DevicePlan, index: int, now: float) -> float:
+        """When a device's first poll is due: now, or with `stagger` its next turn in the cycle."""
+        if not self._stagger:
+            return now
+        interval = min(g.interval_s for g in plan.groups)
+        turn = self._origin + interval * index / len(self._plans)
+        return turn + max(0, math.ceil((now - turn) / interval)) * interval
+
+    async def _run_device(self, plan: DevicePlan, index: int) -> None:
         health = _Health()
         collector = plan.collector
         while True:
@@ -125,16 +150,15 @@ class PollScheduler:
                 if plan.subscribe and isinstance(collector, Subscribing):
                     await collector.subscribe(lambda batch: self._deliver(plan.key, batch))
                     return
-                await self._poll_loop(plan, health)
+                await self._poll_loop(plan, health, self.first_due(plan, index, self._timer.now()))
             except Exception as err:  # a collector's own bug must not end the service
                 self._failed(plan, health, type(err).__name__, err)
                 await self._timer.sleep_until(
                     self._timer.now() + self.backoff_s(plan, health.failures)
                 )
 
-    async def _poll_loop(self, plan: DevicePlan, health: _Health) -> None:
+    async def _poll_loop(self, plan: DevicePlan, health: _Health, start: float) -> None:
         groups = {g.name: g for g in plan.groups}
-        start = self._timer.now()
         due = {name: start for name in groups}
         while True:
             name = min(due, key=due.__getitem__)
@@ -160,7 +184,8 @@ class PollScheduler:
         guard = device.timeout_s * (device.retries + 1) * 4 + GUARD_SLACK_S
         started = self._timer.now()
         try:
-            batch = await asyncio.wait_for(plan.collector.poll(group.name), guard)
+            async with asyncio.timeout(guard):  # not wait_for: no task per poll, see stop()
+                batch = await plan.collector.poll(group.name)
             reason = poll_failure(batch)
         except Exception as err:
             reason = "timeout" if isinstance(err, TimeoutError) else type(err).__name__

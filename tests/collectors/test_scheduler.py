@@ -194,3 +194,47 @@ async def test_a_poll_that_raises_becomes_bad_samples_and_backoff(timer: ManualT
     assert delivered[0].quality[0] == Quality.BAD
     assert len(plc.polls) < 5  # backed off rather than polled every second
     await asyncio.sleep(0)
+
+
+async def test_stagger_spreads_first_polls_over_the_interval_and_keeps_the_phase(
+    timer: ManualTimer,
+) -> None:
+    plcs = [ScriptedCollector(f"plc{i}", timer) for i in range(4)]
+    scheduler = PollScheduler(
+        [plan(p, default=1.0) for p in plcs],
+        lambda key, batch: None,
+        timer=timer,
+        metrics=CollectorMetrics(),
+        stagger=True,
+    )
+    scheduler.start()
+    await timer.advance(1.9, step=0.05)
+    await scheduler.stop()
+    for i, plc in enumerate(plcs):
+        assert [t - 1000 for _, t in plc.polls] == pytest.approx([i / 4, 1 + i / 4])
+
+
+class GatedCollector(ScriptedCollector):
+    """A poll that waits until the test opens the gate."""
+
+    def __init__(self, name: str, timer: ManualTimer) -> None:
+        super().__init__(name, timer)
+        self.gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def poll(self, group: str) -> SampleBatch:
+        await self.gate
+        return await super().poll(group)
+
+
+async def test_stop_ends_a_device_whose_poll_finishes_as_it_is_cancelled(
+    timer: ManualTimer,
+) -> None:
+    # asyncio.wait_for on 3.11 (pymodbus awaits replies with it) swallows such a cancel
+    plc = GatedCollector("plc", timer)
+    scheduler = PollScheduler(
+        [plan(plc, default=1.0)], lambda key, batch: None, timer=timer, metrics=CollectorMetrics()
+    )
+    scheduler.start()
+    await timer.advance(0.0)
+    plc.gate.set_result(None)
+    await asyncio.wait_for(scheduler.stop(), timeout=2.0)
