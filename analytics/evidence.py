@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, is_dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import numpy as np
@@ -36,9 +36,9 @@ class Result:
         return jsonable(self)  # type: ignore[no-any-return]
 
 
-def iso_ms(t_ms: float) -> str:
-    """An epoch-millisecond timestamp as ISO 8601 UTC, to the second."""
-    return datetime.fromtimestamp(t_ms / 1000.0, UTC).isoformat(timespec="seconds")
+def iso_ms(t_ms: float, tz: tzinfo = UTC) -> str:
+    """An epoch-millisecond timestamp as ISO 8601 (UTC unless a zone is given), to the second."""
+    return datetime.fromtimestamp(t_ms / 1000.0, tz).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True, slots=True)

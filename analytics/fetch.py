@@ -7,14 +7,15 @@ bucket grids (`t_ms`, int64) or on local calendar days (datetime64[D], site time
 Rollups serve wherever they can: hourly buckets give hourly and daily means (a local day
 is a union of whole UTC hours in zones with whole-hour offsets), 60/300 s buckets give
 aligned series; raw samples are read only where quality reasons matter (outages). Reads
-are one point at a time into preallocated matrices, so memory is the result's size: a
+go through the historian's `read_buckets_many`, READ_CHUNK points at a time and only the
+aggregates used, into preallocated matrices, so memory is about the result's size: a
 season of 2,000 rooms hourly is 46 MB.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,8 @@ from numpy.typing import NDArray
 
 from analytics.calendar import day_range, local_buckets, season_bounds
 from analytics.compliance import RoomIndex
+from analytics.heldcurve import CURVE_ROLES, CurveHistory, curve_history
+from analytics.proposals import curve_roles
 from heatnet.config import SiteConfig, Substation
 from heatnet.samples import SampleBatch
 from historian.base import Historian
@@ -31,6 +34,7 @@ Array = NDArray[np.float64]
 Moment = datetime | int  # an aware datetime or epoch milliseconds
 Progress = Callable[[int, int], None]  # (points done, points in all)
 HOUR_S = 3600
+READ_CHUNK = 1000  # points per bulk read: bounds the rows held at once, paces `progress`
 
 
 class NoData(Exception):
@@ -71,7 +75,7 @@ class HourlyIndoor:
 
 
 class SiteData:
-    """Reads a site's points from its historian, by role; `progress` hears every point read."""
+    """Reads a site's points from its historian, by role; `progress` hears each chunk read."""
 
     def __init__(
         self, site: SiteConfig, historian: Historian, *, progress: Progress | None = None
@@ -152,20 +156,31 @@ class SiteData:
         return np.arange(lo // width, -(-hi // width), dtype=np.int64) * width
 
     def _fill(
-        self, paths: Sequence[str], grid: NDArray[np.int64], end: Moment, bucket_s: int
+        self,
+        paths: Sequence[str],
+        grid: NDArray[np.int64],
+        end: Moment,
+        bucket_s: int,
+        aggregate: str = "mean",
     ) -> tuple[Array, NDArray[np.int64]]:
-        """Bucket means and counts of each path on the grid (NaN and 0 where empty)."""
-        mean = np.full((len(paths), grid.size), np.nan)
+        """Bucket means (or another aggregate) and counts of each path on the grid (NaN, 0 where
+        empty)."""
+        values = np.full((len(paths), grid.size), np.nan)
         count = np.zeros((len(paths), grid.size), dtype=np.int64)
         width = bucket_s * 1000
         hi = as_ms(end)
-        for i, path in enumerate(paths):
-            got = self.historian.read_buckets(path, int(grid[0]), hi, bucket_s)
-            pos = (got.start_ms - grid[0]) // width
-            mean[i, pos], count[i, pos] = got.mean, got.count
+        for first in range(0, len(paths), READ_CHUNK):
+            chunk = paths[first : first + READ_CHUNK]
+            got = self.historian.read_buckets_many(
+                chunk, int(grid[0]), hi, bucket_s, aggregates=(aggregate,)
+            )
+            for i, path in enumerate(chunk, first):
+                buckets = got[path]
+                pos = (buckets.start_ms - grid[0]) // width
+                values[i, pos], count[i, pos] = getattr(buckets, aggregate), buckets.count
             if self.progress is not None:
-                self.progress(i + 1, len(paths))
-        return mean, count
+                self.progress(first + len(chunk), len(paths))
+        return values, count
 
     def aligned(
         self,
@@ -229,6 +244,37 @@ class SiteData:
             daily_means(hourly.t_ms, hourly.mean, hourly.count, days, self.tz),
             hourly.rooms,
         )
+
+    def held_curves(
+        self, substations: Sequence[Substation], start: Moment, end: Moment
+    ) -> dict[str, CurveHistory]:
+        """The heating curve each substation's PLC held over the period, from its curve_*
+        points (hourly last values; the hour of a change is looked up in raw samples), or
+        the site file's curve where the historian has none."""
+        grid = self._grid(start, end, HOUR_S)
+        paths = [self.path(s.id, r) for r in CURVE_ROLES for s in substations]
+        last, _ = self._fill(paths, grid, end, HOUR_S, "last")
+        n = len(substations)
+        found = {}
+        for i, s in enumerate(substations):
+            held = {r: last[k * n + i] for k, r in enumerate(CURVE_ROLES)}
+            history = curve_history(grid, held, self.site.curves[s.curve])
+            found[s.id] = self._exact_changes(s.id, history)
+        return found
+
+    def _exact_changes(self, asset: str, history: CurveHistory) -> CurveHistory:
+        """Each change moved from the start of its hour to its first raw sample."""
+        since = list(history.since_ms)
+        for k in range(1, len(since)):
+            before, after = curve_roles(history.curves[k - 1]), curve_roles(history.curves[k])
+            moments = []
+            for role, value in after.items():
+                if before.get(role) != value:
+                    raw = self.raw(role, asset, since[k], since[k] + HOUR_S * 1000)
+                    hit = np.flatnonzero(raw.values == value)
+                    moments += [int(raw.ts_ms[hit[0]])] if hit.size else []
+            since[k] = min(moments, default=since[k])
+        return replace(history, since_ms=tuple(since))
 
     # ---- raw ------------------------------------------------------------------------
 

@@ -85,6 +85,7 @@ class CurveProposal(Result):
     confidence: str  # "high", "medium", "low" or "none"
     symptoms: tuple[str, ...]
     advice: tuple[str, ...]
+    curve_source: str = "site file"  # of `current`: "plc" (held at the period's end) or "site file"
 
 
 def curve_roles(curve: Curve) -> dict[str, float]:
@@ -180,6 +181,7 @@ def propose_curve(
     *,
     rooms: tuple[str, ...] = (),
     options: ProposalOptions | None = None,
+    curve_source: str = "site file",
 ) -> CurveProposal:
     """Propose a curve from daily means: t2_supply, t_outdoor (days,), t_indoor (rooms, days)."""
     opts = options or ProposalOptions()
@@ -243,6 +245,7 @@ def propose_curve(
             "none",
             (),
             (),
+            curve_source,
         )
     grid = np.linspace(*opts.outdoor_range, 31) if mode == "slope_and_shift" else t_o[day_ok]
     proposed = _propose_roles(curve, ref_fit, opts.margin_k, grid, mode == "shift_only")
@@ -280,6 +283,7 @@ def propose_curve(
         confidence=_confidence(mode, ref_fit, span, opts),
         symptoms=symptoms,
         advice=tuple(f"{s} → {KNOBS[s]}" for s in symptoms),
+        curve_source=curve_source,
     )
 
 

@@ -59,16 +59,18 @@ def curve_tracking(
     bucket_s: int = 300,
     tolerance_k: float = 3.0,
 ) -> tuple[CurveTracking, ...]:
-    """Secondary supply against each substation's heating curve at its own outdoor sensor."""
+    """Secondary supply against the heating curve each PLC held (else the site file's) at
+    its own outdoor sensor; a change of the held curve applies from its time on."""
     subs = data.substations(substations)
     aligned = data.aligned(("t2_supply", "t_outdoor"), [s.id for s in subs], start, end, bucket_s)
+    held = data.held_curves(subs, start, end)
     return tuple(
         track_curve(
             s.id,
             aligned.t_ms,
             aligned["t2_supply"][i],
             aligned["t_outdoor"][i],
-            data.site.curves[s.curve],
+            held[s.id],
             tolerance_k=tolerance_k,
             expected_interval_s=bucket_s,
         )
@@ -84,9 +86,11 @@ def proposals(
     substations: Substations = None,
     options: ProposalOptions | None = None,
 ) -> tuple[CurveProposal, ...]:
-    """A heating-curve proposal per substation from daily means of supply, outdoor and rooms."""
+    """A heating-curve proposal per substation from daily means of supply, outdoor and rooms,
+    changing the curve its PLC holds at the end of the period (else the site file's)."""
     subs = data.substations(substations)
     ids = [s.id for s in subs]
+    held = data.held_curves(subs, start, end)
     days, t2_supply = data.daily("t2_supply", ids, start, end)
     _, t_outdoor = data.daily("t_outdoor", ids, start, end)
     _, indoor, rooms = data.daily_indoor(start, end, ids)
@@ -102,8 +106,9 @@ def proposals(
                 t_outdoor[i],
                 indoor[rows],
                 rooms.floors[rows],
-                data.site.curves[s.curve],
+                held[s.id].current,
                 rooms=tuple(rooms.paths[r] for r in rows),
+                curve_source=held[s.id].source,
                 options=options,
             )
         )
@@ -138,7 +143,12 @@ def leaks(
     aligned = data.aligned(("makeup_flow", "f2_flow"), ids, start, end, bucket_s)
     return tuple(
         watch_makeup(
-            sid, aligned.t_ms, aligned["makeup_flow"][i], aligned["f2_flow"][i], options=options
+            sid,
+            aligned.t_ms,
+            aligned["makeup_flow"][i],
+            aligned["f2_flow"][i],
+            options=options,
+            tz=data.tz,
         )
         for i, sid in enumerate(ids)
     )

@@ -9,7 +9,7 @@ Exception tree:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -43,7 +43,7 @@ class Buckets:
     count: NDArray[np.int64]
 
 
-EVENT_KINDS = ("raise", "clear", "ack")
+EVENT_KINDS = ("raise", "clear", "ack", "write")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,9 @@ class AlarmEvent:
 
     kind is "raise" (the condition began), "clear" (it ended) or "ack" (an operator
     acknowledged it; `operator` names who). `path` is the point or asset the alarm is on.
+    kind "write" audits a set point written to a PLC (collectors.writeback): `operator` is
+    who, `device` the device, `previous` and `value` the old and new values, `outcome` what
+    came of it (ok, refused, mismatch, failed, unverified, not_written).
     """
 
     alarm_id: str
@@ -63,6 +66,9 @@ class AlarmEvent:
     message: str
     value: float | None = None
     operator: str | None = None
+    device: str | None = None
+    previous: float | None = None
+    outcome: str | None = None
 
 
 def in_journal_order(events: list[AlarmEvent]) -> list[AlarmEvent]:
@@ -89,6 +95,21 @@ class Historian(Protocol):
         """min/max/mean/last/count of good and uncertain values per bucket; empty buckets left out.
 
         Backends answer from their rollups where bucket_s allows (1 min, 1 h), else from raw.
+        """
+        ...
+
+    def read_buckets_many(
+        self,
+        paths: Sequence[str],
+        start_ms: int,
+        end_ms: int,
+        bucket_s: int,
+        *,
+        aggregates: Collection[str] = AGGREGATES,
+    ) -> dict[str, Buckets]:
+        """`read_buckets` of every path in one pass (a path the store lacks: empty Buckets).
+
+        Only the `aggregates` asked for are read (count always is); the others come back NaN.
         """
         ...
 

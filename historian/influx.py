@@ -7,7 +7,7 @@ InfluxDB's own: a point at an existing series and timestamp overwrites its field
 
 The alarm journal is measurement `alarm_event`: tags alarm_id and kind (with the
 timestamp its identity, so a replay overwrites), source, priority; fields path, message,
-value and operator.
+value, operator, and for write audits device, previous and outcome.
 
 Errors: connection refused, timeouts and 5xx are HistorianUnavailable; 4xx are
 HistorianError naming the server's reason.
@@ -18,26 +18,29 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
 from influxdb_client import InfluxDBClient, WriteOptions
 from influxdb_client.client.write_api import WritePrecision
 from influxdb_client.rest import ApiException
+from numpy.typing import NDArray
 
 from heatnet.samples import SampleBatch
 from historian.base import (
+    AGGREGATES,
     AlarmEvent,
     Buckets,
     HistorianError,
     HistorianUnavailable,
     in_journal_order,
 )
-from historian.buckets import empty_buckets
+from historian.buckets import columns_for, empty_buckets
 from historian.series import SeriesNames, escape_tag, escape_text, quote
 
 LINES_PER_REQUEST = 10_000
@@ -131,6 +134,9 @@ class InfluxHistorian:
                 message=row["message"],
                 value=row.get("value"),
                 operator=row.get("operator"),
+                device=row.get("device"),
+                previous=row.get("previous"),
+                outcome=row.get("outcome"),
             )
             for s in series
             for row in _rows(s)
@@ -155,28 +161,52 @@ class InfluxHistorian:
 
     def read_buckets(self, path: str, start_ms: int, end_ms: int, bucket_s: int) -> Buckets:
         """min/max/mean/last/count of good and uncertain values per epoch-aligned bucket."""
+        return self.read_buckets_many([path], start_ms, end_ms, bucket_s)[path]
+
+    def read_buckets_many(
+        self,
+        paths: Sequence[str],
+        start_ms: int,
+        end_ms: int,
+        bucket_s: int,
+        *,
+        aggregates: Collection[str] = AGGREGATES,
+    ) -> dict[str, Buckets]:
+        """`read_buckets` of every path in one InfluxQL query: a regex per tag selects the
+        series, GROUP BY time and every tag splits them, series not asked for are dropped."""
         if bucket_s <= 0:
             raise HistorianError(f"bucket_s must be positive, got {bucket_s}")
-        measurement, condition = self.names.where(path)
+        columns_for(aggregates)  # refuses unknown names
+        functions = [a for a in AGGREGATES if a in aggregates or a == "count"]
+        result = {p: empty_buckets(p, bucket_s) for p in paths}
+        if not paths:
+            return result
+        series_of = [self.names.series(p) for p in dict.fromkeys(paths)]
+        measurements = ", ".join(f'"{m}"' for m in sorted({m for m, _ in series_of}))
+        shared = set.intersection(*(set(tags) for _, tags in series_of))
+        selectors = " AND ".join(
+            f'"{k}" =~ /^({"|".join(sorted({_regex(tags[k]) for _, tags in series_of}))})$/'
+            for k in sorted(shared)
+        )
+        select = ", ".join(f'{f}("value") AS "{f}"' for f in functions)
         series = self._query(
-            'SELECT min("value"), max("value"), mean("value"), last("value"), count("value") '
-            f"FROM {measurement} WHERE {condition} AND {GOOD} AND "
-            f"{_time_range(start_ms, end_ms)} GROUP BY time({int(bucket_s)}s) fill(none)"
+            f"SELECT {select} FROM {measurements} WHERE {selectors} AND {GOOD} AND "
+            f"{_time_range(start_ms, end_ms)} GROUP BY time({int(bucket_s)}s), * fill(none)"
         )
-        rows = [r for s in series for r in s.get("values", []) if r[5]]
-        if not rows:
-            return empty_buckets(path, bucket_s)
-        start, vmin, vmax, mean, last, count = (list(c) for c in zip(*rows, strict=True))
-        return Buckets(
-            path,
-            bucket_s,
-            np.array(start, dtype=np.int64),
-            np.array(vmin, dtype=np.float64),
-            np.array(vmax, dtype=np.float64),
-            np.array(mean, dtype=np.float64),
-            np.array(last, dtype=np.float64),
-            np.array(count, dtype=np.int64),
-        )
+        for s in series:
+            path = self.names.path(s["name"], s.get("tags", {}))
+            rows = [dict(zip(s["columns"], r, strict=True)) for r in s.get("values", [])]
+            rows = [r for r in rows if r["count"]]
+            if path not in result or not rows:
+                continue
+            result[path] = Buckets(
+                path,
+                bucket_s,
+                np.array([r["time"] for r in rows], dtype=np.int64),
+                *(_column(rows, name) for name in ("min", "max", "mean", "last")),
+                np.array([r["count"] for r in rows], dtype=np.int64),
+            )
+        return result
 
     def latest(self, paths: Sequence[str] | None = None) -> SampleBatch:
         """The newest sample of each point (all points when paths is None), ordered by path."""
@@ -290,8 +320,12 @@ def _event_line(event: AlarmEvent) -> str:
     fields = [f'path="{escape_text(event.path)}"', f'message="{escape_text(event.message)}"']
     if event.value is not None and math.isfinite(event.value):
         fields.append(f"value={float(event.value)!r}")
-    if event.operator is not None:
-        fields.append(f'operator="{escape_text(event.operator)}"')
+    if event.previous is not None and math.isfinite(event.previous):
+        fields.append(f"previous={float(event.previous)!r}")
+    for name in ("operator", "device", "outcome"):
+        text = getattr(event, name)
+        if text is not None:
+            fields.append(f'{name}="{escape_text(text)}"')
     return f"{key} {','.join(fields)} {event.ts_ms}"
 
 
@@ -302,6 +336,16 @@ def _server_error(err: urllib.error.HTTPError) -> str:
         return json.loads(body).get("error", body) if body.startswith("{") else body or err.reason
     except (OSError, ValueError):
         return str(err.reason)
+
+
+def _column(rows: list[dict[str, Any]], name: str) -> NDArray[np.float64]:
+    """One aggregate of bucket rows; NaN where it was not asked for."""
+    return np.array([r.get(name, np.nan) for r in rows], dtype=np.float64)
+
+
+def _regex(text: str) -> str:
+    """A tag value matched literally inside an InfluxQL /regex/."""
+    return re.escape(text).replace("/", "\\/")
 
 
 def _time_range(start_ms: int, end_ms: int) -> str:

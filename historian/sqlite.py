@@ -24,26 +24,24 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from heatnet.points import Quality
 from heatnet.samples import SampleBatch
 from historian.base import (
+    AGGREGATES,
     AlarmEvent,
     Buckets,
     HistorianError,
     HistorianUnavailable,
     in_journal_order,
 )
-from historian.buckets import Part, merge_parts
+from historian.buckets import Parts, columns_for, empty_buckets, merge_parts
+from historian.sqlite_read import EPOCH_S, GOOD, HOUR_MS, MINUTE_MS, NUMBER, TS, bucket_parts
 
-EPOCH_S = 946_684_800  # 2000-01-01T00:00:00Z, a whole number of hours after 1970
-MINUTE_MS = 60_000
-HOUR_MS = 3_600_000
 PAGE_SIZE = 16_384
 RETENTION_EVERY_S = 3600.0
 _UNAVAILABLE = {
@@ -54,10 +52,7 @@ _UNAVAILABLE = {
     sqlite3.SQLITE_CANTOPEN,
 }
 
-TS = f"((t + {EPOCH_S}) * 1000 + ms)"
-NUMBER = "CASE typeof(value) WHEN 'integer' THEN value / 1000.0 WHEN 'real' THEN value END"
 TEXT = "CASE typeof(value) WHEN 'text' THEN value END"
-GOOD = f"quality < {int(Quality.BAD)} AND typeof(value) IN ('integer', 'real')"
 RAW_RANGE = f"point_id = :pid AND t >= :t0 AND t <= :t1 AND {TS} >= :lo AND {TS} < :hi"
 
 SCHEMA = """
@@ -78,11 +73,16 @@ CREATE TABLE IF NOT EXISTS pending (bucket INTEGER PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS alarm_events (
     alarm_id TEXT NOT NULL, ts_ms INTEGER NOT NULL, kind TEXT NOT NULL,
     source TEXT NOT NULL, path TEXT NOT NULL, priority TEXT NOT NULL, message TEXT NOT NULL,
-    value REAL, operator TEXT,
+    value REAL, operator TEXT, device TEXT, previous REAL, outcome TEXT,
     PRIMARY KEY (alarm_id, ts_ms, kind)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS alarm_events_by_time ON alarm_events (ts_ms);
 """
-EVENT_COLUMNS = "alarm_id, ts_ms, kind, source, path, priority, message, value, operator"
+EVENT_COLUMNS = (
+    "alarm_id, ts_ms, kind, source, path, priority, message, value, operator, "
+    "device, previous, outcome"
+)
+# columns added to alarm_events since its first release, for stores made before them
+EVENT_COLUMNS_ADDED = {"device": "TEXT", "previous": "REAL", "outcome": "TEXT"}
 
 INSERT_SAMPLE = "INSERT OR REPLACE INTO samples VALUES (?, ?, ?, ?, ?, ?)"
 
@@ -107,24 +107,6 @@ SELECT point_id, :bucket, vmin, vmax, vsum, n, vlast
 FROM (SELECT point_id, min(vmin) vmin, max(vmax) vmax, sum(vsum) vsum, sum(n) n
       FROM r GROUP BY point_id)
 JOIN (SELECT point_id, max(bucket), vlast FROM r GROUP BY point_id) USING (point_id)
-"""
-# Parts of the requested buckets (b = ts // bucket_ms): from raw, or from a rollup table.
-RAW_PARTS = f"""
-WITH r AS (SELECT {TS} AS ts, {NUMBER} AS v FROM samples WHERE {RAW_RANGE} AND {GOOD})
-SELECT b, vmin, vmax, vsum, n, lt, vlast
-FROM (SELECT ts / :bms AS b, min(v) vmin, max(v) vmax, sum(v) vsum, count(*) n
-      FROM r GROUP BY b)
-JOIN (SELECT ts / :bms AS b, max(ts) lt, v AS vlast FROM r GROUP BY b) USING (b)
-"""
-ROLLUP_PARTS = """
-WITH r AS (
-    SELECT bucket * :unit + :epoch AS ts, vmin, vmax, vsum, n, vlast FROM {table}
-    WHERE point_id = :pid AND bucket >= :b0 AND bucket < :b1
-      AND bucket NOT IN (SELECT bucket / :per FROM pending))
-SELECT b, vmin, vmax, vsum, n, lt, vlast
-FROM (SELECT ts / :bms AS b, min(vmin) vmin, max(vmax) vmax, sum(vsum) vsum, sum(n) n
-      FROM r GROUP BY b)
-JOIN (SELECT ts / :bms AS b, max(ts) lt, vlast FROM r GROUP BY b) USING (b)
 """
 
 
@@ -167,6 +149,14 @@ class SqliteHistorian:
             # disk buffer deletes what the historian has acknowledged
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.executescript(SCHEMA)
+            self._add_event_columns()
+
+    def _add_event_columns(self) -> None:
+        """Bring an alarm journal made before the write audit up to today's columns."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(alarm_events)")}
+        for name, kind in EVENT_COLUMNS_ADDED.items():
+            if name not in have:
+                self._db.execute(f"ALTER TABLE alarm_events ADD COLUMN {name} {kind}")
 
     # ---- writing ----------------------------------------------------------------------
 
@@ -225,11 +215,12 @@ class SqliteHistorian:
             return
         rows = [
             (e.alarm_id, e.ts_ms, e.kind, e.source, e.path, e.priority, e.message, e.value,
-             e.operator)
+             e.operator, e.device, e.previous, e.outcome)
             for e in events
         ]  # fmt: skip
+        insert = f"INSERT OR REPLACE INTO alarm_events ({EVENT_COLUMNS}) VALUES ({'?,' * 11}?)"
         with self._lock, self._transaction("write alarm events"):
-            self._db.executemany(f"INSERT OR REPLACE INTO alarm_events VALUES ({'?,' * 8}?)", rows)
+            self._db.executemany(insert, rows)
 
     def _point_ids(self, paths: Sequence[str]) -> dict[str, int]:
         """Ids of paths not cached yet, creating them; cached only once the write commits."""
@@ -290,52 +281,29 @@ class SqliteHistorian:
         hour rollup, whole minutes from the minute rollup, the ragged ends and pending
         minutes from raw; other sizes from raw.
         """
+        return self.read_buckets_many([path], start_ms, end_ms, bucket_s)[path]
+
+    def read_buckets_many(
+        self,
+        paths: Sequence[str],
+        start_ms: int,
+        end_ms: int,
+        bucket_s: int,
+        *,
+        aggregates: Collection[str] = AGGREGATES,
+    ) -> dict[str, Buckets]:
+        """`read_buckets` of every path, one rollup query for all of them; aggregates not
+        asked for come back NaN (count is always there)."""
         if bucket_s <= 0:
             raise HistorianError(f"bucket_s must be positive, got {bucket_s}")
+        columns = columns_for(aggregates)
         level = HOUR_MS if bucket_s % 3600 == 0 else MINUTE_MS if bucket_s % 60 == 0 else None
         with self._lock, self._transaction("read buckets", write=False):
-            pid = self._known_id(path)
-            parts = (
-                [] if pid is None else self._parts(pid, start_ms, end_ms, bucket_s * 1000, level)
-            )
-        return merge_parts(path, bucket_s, parts)
-
-    def _parts(self, pid: int, lo: int, hi: int, bucket_ms: int, level: int | None) -> list[Part]:
-        if lo >= hi:
-            return []
-        if level is None:
-            params = {**_raw_range(pid, lo, hi), "bms": bucket_ms}
-            return self._db.execute(RAW_PARTS, params).fetchall()
-        finer = MINUTE_MS if level == HOUR_MS else None
-        a, z = -(-lo // level) * level, hi // level * level
-        if a >= z:
-            return self._parts(pid, lo, hi, bucket_ms, finer)
-        parts = self._parts(pid, lo, a, bucket_ms, finer) + self._parts(
-            pid, z, hi, bucket_ms, finer
-        )
-        per = level // MINUTE_MS
-        table = "rollup_1h" if level == HOUR_MS else "rollup_1m"
-        epoch_b = EPOCH_S * 1000 // level
-        parts += self._db.execute(
-            ROLLUP_PARTS.format(table=table),
-            {
-                "pid": pid,
-                "b0": a // level - epoch_b,
-                "b1": z // level - epoch_b,
-                "unit": level,
-                "epoch": EPOCH_S * 1000,
-                "per": per,
-                "bms": bucket_ms,
-            },
-        ).fetchall()
-        pending = self._db.execute(
-            "SELECT DISTINCT bucket / ? FROM pending WHERE bucket >= ? AND bucket < ?",
-            (per, a // MINUTE_MS - EPOCH_S // 60, z // MINUTE_MS - EPOCH_S // 60),
-        ).fetchall()
-        for (b,) in pending:
-            start = (b + epoch_b) * level
-            parts += self._parts(pid, start, start + level, bucket_ms, finer)
-        return parts
+            known = self._known_ids(paths)
+            ids = sorted(known)
+            parts = bucket_parts(self._db, ids, start_ms, end_ms, bucket_s * 1000, level, columns)
+        merged = merge_parts(known, bucket_s, Parts.concat(parts, columns))
+        return {p: merged[p] if p in merged else empty_buckets(p, bucket_s) for p in paths}
 
     def latest(self, paths: Sequence[str] | None = None) -> SampleBatch:
         """The newest sample of each point (all points when paths is None), ordered by path."""
@@ -386,6 +354,14 @@ class SqliteHistorian:
             pass
         finally:
             self._db.close()
+
+    def _known_ids(self, paths: Sequence[str]) -> dict[int, str]:
+        """Point id to path of the paths the store holds, looked up in one query."""
+        unknown = [p for p in dict.fromkeys(paths) if p not in self._ids]
+        if unknown:
+            query = "SELECT path, id FROM points WHERE path IN (SELECT value FROM json_each(?))"
+            self._ids.update(self._db.execute(query, (json.dumps(unknown),)))
+        return {self._ids[p]: p for p in paths if p in self._ids}
 
     def _known_id(self, path: str) -> int | None:
         if path not in self._ids:

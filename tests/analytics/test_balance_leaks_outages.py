@@ -82,7 +82,7 @@ def test_leak_jump_found_at_its_start_and_spike_ignored() -> None:
     spike_at, leak_at = 6 * 288 + 40, 8 * 288 + 100
     flow[spike_at] += 3.0  # one bad sample
     flow[leak_at:] += 2.0  # a lasting leak
-    report = watch_makeup("ss1", t_ms, flow, np.full(t_ms.size, 14.0))
+    report = watch_makeup("ss1", t_ms, flow, np.full(t_ms.size, 14.0), tz=SHANGHAI)
     assert len(report.alerts) == 1
     alert = report.alerts[0]
     assert alert.start_ms == t_ms[leak_at]
@@ -90,6 +90,22 @@ def test_leak_jump_found_at_its_start_and_spike_ignored() -> None:
     assert alert.excess_m3h == pytest.approx(2.0, abs=0.05)
     assert alert.excess_pct_of_circulation == pytest.approx(100 * 2 / 14, abs=0.5)
     assert report.to_dict()["alerts"][0]["start"].startswith("2026-12-")
+    assert alert.start.endswith("+08:00")  # the site's local time
+
+
+def test_lasting_leak_is_not_taken_into_the_baseline_and_ends_with_the_leak() -> None:
+    rng = np.random.default_rng(3)
+    t_ms = T0 + np.arange(24 * 288, dtype=np.int64) * 300_000  # 24 days, 5 min
+    flow = 0.06 * (1 + 0.15 * rng.standard_normal(t_ms.size))
+    leak = slice(8 * 288 + 100, 20 * 288)  # 12 days: longer than the 7-day baseline window
+    flow[leak] += 1.5
+    (alert,) = watch_makeup("ss1", t_ms, flow, tz=SHANGHAI).alerts
+    assert alert.start_ms == t_ms[leak.start] and alert.end_ms == t_ms[leak.stop - 1]
+    assert alert.baseline_m3h == pytest.approx(0.06, abs=0.01)
+    assert alert.duration_h == pytest.approx((leak.stop - leak.start) / 12, abs=0.1)
+    (ongoing,) = watch_makeup("ss1", t_ms[: leak.stop], flow[: leak.stop]).alerts
+    assert ongoing.end is None and ongoing.start_ms == t_ms[leak.start]
+    assert ongoing.start.endswith("+00:00")  # no zone given: UTC
 
 
 def test_outage_is_told_apart_from_comms_loss() -> None:

@@ -101,8 +101,10 @@ def test_leak_found_at_its_substation_and_start(season: dict[str, Any]) -> None:
     (alert,) = leaks["ss2"].alerts
     assert abs(alert.start_ms - (season["t0"] + int(LEAK.start * 1000))) <= 2 * STEP_MS
     assert alert.excess_m3h == pytest.approx(2.0, abs=0.1)
-    # the 7-day median baseline takes the leak in after about half its window
-    assert alert.end is None or alert.duration_h >= 72
+    # the baseline stays frozen while the alert is active: it lasts until the period ends
+    hi = season["period"][1]
+    assert alert.end is None
+    assert alert.duration_h == pytest.approx((hi - alert.start_ms) / 3_600_000, abs=0.5)
 
 
 def test_source_trip_is_an_outage_with_notice_and_comms_loss_is_not(season: dict[str, Any]) -> None:

@@ -204,3 +204,26 @@ def test_unavailable_store_raises_unavailable(backend: Backend) -> None:
     store.write(SampleBatch.of([SUPPLY], BASE_MS + 1000, [2.0]))
     assert store.count() == 2
     store.close()
+
+
+@pytest.mark.parametrize("size", [45, 60, 3600, 7200])
+def test_read_buckets_many_matches_read_buckets(historian: Historian, size: int) -> None:
+    historian.write(trend())
+    for seed, path in enumerate((ROOM, SOURCE, "demo/ss02/t2_supply"), 2):
+        other = trend(seed)
+        historian.write(
+            SampleBatch.of([path] * len(other), other.ts_ms, other.values, other.quality)
+        )
+    paths = [ROOM, SUPPLY, "demo/ss09/t1_supply", SOURCE, "demo/ss02/t2_supply"]
+    lo, hi = BASE_MS + 12_345, BASE_MS + HOURS * 3_600_000 - 777
+    many = historian.read_buckets_many(paths, lo, hi, size)
+    assert list(many) == paths and len(many["demo/ss09/t1_supply"].count) == 0
+    for path in paths:
+        one = historian.read_buckets(path, lo, hi, size)
+        assert many[path].path == path and many[path].bucket_s == size
+        for name in ("start_ms", "min", "max", "mean", "last", "count"):
+            np.testing.assert_array_equal(getattr(many[path], name), getattr(one, name), name)
+    means = historian.read_buckets_many([SUPPLY], lo, hi, size, aggregates=("mean",))[SUPPLY]
+    np.testing.assert_array_equal(means.mean, many[SUPPLY].mean)
+    np.testing.assert_array_equal(means.count, many[SUPPLY].count)
+    assert np.isnan(means.min).all() and np.isnan(means.last).all()

@@ -65,3 +65,34 @@ def test_journal_leaves_points_and_counts_alone(store: Historian) -> None:
     assert store.list_points() == [SUPPLY]
     assert store.count() == 1
     assert store.latest().paths == [SUPPLY]
+
+
+def write_audit() -> list[AlarmEvent]:
+    """A curve write-back as the journal keeps it: one entry per point, who and what came of it."""
+    slope = AlarmEvent(
+        "write:demo/ss01/curve_slope", BASE_MS + 1_000, "write", "writeback",
+        "demo/ss01/curve_slope", "low", "curve_slope 2.45 → 2.3: ok", 2.3, "李工",
+        device="ss01/plc", previous=2.45, outcome="ok",
+    )  # fmt: skip
+    shift = AlarmEvent(
+        "write:demo/ss01/curve_shift", BASE_MS + 1_000, "write", "writeback",
+        "demo/ss01/curve_shift", "high", "curve_shift: not written", 1.5, "李工",
+        device="ss01/plc", previous=None, outcome="not_written",
+    )  # fmt: skip
+    return [slope, shift]
+
+
+def test_write_audit_round_trips_beside_alarms(store: Historian) -> None:
+    audit = write_audit()
+    store.write_events([*journal(), *audit])
+    got = store.read_events(BASE_MS, BASE_MS + 3_600_000)
+    assert set(audit) <= set(got) and len(got) == 6
+    writes = [e for e in got if e.kind == "write"]
+    assert {(e.path, e.previous, e.value, e.outcome, e.device, e.operator) for e in writes} == {
+        ("demo/ss01/curve_slope", 2.45, 2.3, "ok", "ss01/plc", "李工"),
+        ("demo/ss01/curve_shift", None, 1.5, "not_written", "ss01/plc", "李工"),
+    }
+    alarms = [e for e in got if e.kind != "write"]
+    assert all(e.device is None and e.previous is None and e.outcome is None for e in alarms)
+    store.write_events(audit)  # a replay replaces
+    assert len(store.read_events(0, BASE_MS + 3_600_000)) == 6

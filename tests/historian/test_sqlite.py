@@ -15,6 +15,7 @@ import pytest
 from heatnet.config import SiteConfig
 from heatnet.samples import SampleBatch
 from historian import HistorianError, HistorianUnavailable, SqliteHistorian, open_historian
+from historian.base import AlarmEvent
 from historian.sqlite import encode_values
 
 BASE_MS = 1_765_756_800_000
@@ -109,3 +110,30 @@ def test_open_historian_takes_the_path_relative_to_the_site_file(demo_site: Site
     assert isinstance(store, SqliteHistorian)
     assert store.path == demo_site.resolve(demo_site.historian.path)
     store.close()
+
+
+def test_journal_made_before_the_write_audit_gains_its_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE alarm_events (alarm_id TEXT NOT NULL, ts_ms INTEGER NOT NULL, "
+        "kind TEXT NOT NULL, source TEXT NOT NULL, path TEXT NOT NULL, priority TEXT NOT NULL, "
+        "message TEXT NOT NULL, value REAL, operator TEXT, "
+        "PRIMARY KEY (alarm_id, ts_ms, kind)) WITHOUT ROWID"
+    )
+    old.execute(
+        "INSERT INTO alarm_events VALUES "
+        "('leak:a', 5, 'raise', 'leak', 'a', 'high', 'm', 1.0, NULL)"
+    )
+    old.commit()
+    old.close()
+    store = SqliteHistorian(path)
+    audit = AlarmEvent(
+        "write:a/x", 6, "write", "writeback", "a/x", "low", "ok", 2.0, "li",
+        device="a/plc", previous=1.0, outcome="ok",
+    )  # fmt: skip
+    store.write_events([audit])
+    got = store.read_events(0, 10)
+    store.close()
+    assert [e.kind for e in got] == ["raise", "write"] and got[1] == audit
+    assert got[0].outcome is None
