@@ -123,7 +123,7 @@ class ModbusCollector:
         self._groups = self._build_groups(points)
         self._cuts: Cuts = {}
         self._plans: dict[str, list[ReadRequest]] = {}
-        self._client = _client(device, self.device_key)
+        self._client = modbus_client(device, self.device_key)
         self._failing = False
 
     def _invalid(self, problem: str) -> ValueError:
@@ -310,7 +310,7 @@ def _modbus_point(spec: PointSpec) -> ModbusPoint:
     return spec.point
 
 
-def _client(device: ModbusDevice, name: str) -> ModbusClient:
+def modbus_client(device: ModbusDevice, name: str) -> ModbusClient:
     """The pymodbus client for a device; reconnect_delay=0 leaves reconnecting to poll()."""
     if device.serial is not None:
         line = device.serial

@@ -113,6 +113,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "parameter": ("参数", "Parameter"),
     "current": ("现值", "Current"),
     "proposed": ("建议值", "Proposed"),
+    "apply_proposal": ("将建议曲线写入控制器", "Apply proposal"),
+    "confirm_apply": ("确认将以下曲线参数写入控制器", "Write these curve parameters to the PLC of"),
+    "write_result": ("写入结果", "Write result"),
+    "previous": ("原值", "Previous"),
+    "read_back": ("回读", "Read back"),
+    "outcome": ("结果", "Outcome"),
     # alarms
     "active_alarms": ("当前报警", "Active alarms"),
     "journal": ("报警日志", "Alarm journal"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import getpass
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXPORT_COLUMNS = ["time", "value", "quality"]
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.yaml"
 
 
@@ -263,6 +265,7 @@ def cmd_alarms(args: argparse.Namespace) -> int:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from dashboard.app import create_app
+    from dashboard.auth import LoginSetupError
     from historian import open_historian
     from historian.base import HistorianError
 
@@ -280,9 +283,49 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         print(f"heatnet dashboard: cannot open the historian: {err}", file=sys.stderr)
         return EXIT_FAILURE
     try:
-        create_app(site, historian).run(host=args.host, port=args.port, debug=False)
+        app = create_app(site, historian)
+    except LoginSetupError as err:
+        historian.close()
+        raise UsageError(f"heatnet dashboard: {err}") from None
+    if not site.dashboard.login_required and args.host not in LOOPBACK:
+        print(
+            f"heatnet dashboard: warning: {args.host} is reachable from the network and the "
+            "board asks for no login (dashboard.users_file)",
+            file=sys.stderr,
+        )
+    try:
+        app.run(host=args.host, port=args.port, debug=False)
     finally:
         historian.close()
+    return EXIT_OK
+
+
+def _read_password(name: str) -> str:
+    """The new password from the terminal (asked twice), else one line of stdin; never argv."""
+    if sys.stdin.isatty():
+        first = getpass.getpass(f"password for {name}: ")
+        if getpass.getpass("again: ") != first:
+            raise UsageError("heatnet users add: the passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from heatnet.users import UsersFileError, site_users
+
+    site = _load(args.config)
+    store = site_users(site)
+    if store is None:
+        raise UsageError(f"heatnet users: {args.config} names no dashboard.users_file")
+    try:
+        if args.action == "list":
+            for entry in store.entries().values():
+                print(f"{entry.name}\t{entry.role}")
+            return EXIT_OK
+        new = store.add(args.name, args.role, _read_password(args.name))
+    except UsersFileError as err:
+        raise UsageError(f"heatnet users: {err}") from None
+    print(f"{'added' if new else 'updated'} {args.role} {args.name} in {store.path}")
     return EXIT_OK
 
 
@@ -371,6 +414,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="default: loopback only")
     p.add_argument("--port", type=_port, default=8050)
     p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("users", help="board users: add one (password from stdin), list them")
+    p.add_argument("-c", "--config", required=True)
+    actions = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    add = actions.add_parser("add", help="add a user, or set an existing one's role and password")
+    add.add_argument("name")
+    add.add_argument("--role", choices=["operator", "engineer"], required=True)
+    actions.add_parser("list", help="names and roles")
+    p.set_defaults(func=cmd_users)
 
     p = sub.add_parser(
         "demo", help="simulator, collectors, SQLite historian, alarms and the board, together"

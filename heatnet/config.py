@@ -496,6 +496,34 @@ class Collector(Strict):
     stale_after: Annotated[float, Field(gt=1)] = 3.0  # poll intervals without a good value
 
 
+class DashboardSettings(Strict):
+    """Who may use the board: named users in a file beside the site file, signed sessions.
+
+    Passwords live in the users file as salted hashes (heatnet.users); the session
+    cookie's signing key comes from the environment variable named by session_secret_env.
+    """
+
+    users_file: str | None = None  # relative to the site file
+    session_secret_env: str | None = None
+    require_login: bool | None = None  # default: on when a users file is configured
+
+    @model_validator(mode="after")
+    def _login(self) -> DashboardSettings:
+        if self.login_required and self.users_file is None:
+            raise ValueError("require_login needs users_file: the users who may log in")
+        if self.login_required and self.session_secret_env is None:
+            raise ValueError(
+                "a login needs session_secret_env: the session key comes from the environment"
+            )
+        return self
+
+    @property
+    def login_required(self) -> bool:
+        if self.require_login is None:
+            return self.users_file is not None
+        return self.require_login
+
+
 class SiteConfig(Strict):
     """A whole site file, after includes are merged."""
 
@@ -505,6 +533,7 @@ class SiteConfig(Strict):
     climate: Climate = Climate()
     historian: Historian = SqliteHistorian()
     collector: Collector = Collector()
+    dashboard: DashboardSettings = DashboardSettings()
     simulation: Simulation = Simulation()
     include: list[str] = Field(default_factory=list)
     profiles: dict[str, Profile] = Field(default_factory=dict)

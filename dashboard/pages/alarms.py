@@ -2,6 +2,7 @@
 
 The journal lives in the historian (analytics.alarms.AlarmJournal); an acknowledgement is
 stamped with the board's "now", the newest data time, like everything else on the board.
+With login on, the acknowledging operator is the logged-in user, never a typed name.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dash import Dash, Input, Output, State, ctx, dash_table, dcc, html
 
 from analytics.alarms import UnknownAlarm
 from analytics.evaluate import SOURCES, evaluate
+from dashboard.auth import current_user
 from dashboard.board import DAY_MS, Board
 from dashboard.i18n import tr
 from dashboard.theme import PAPER, PLOT, PRIORITY_COLOURS
@@ -58,7 +60,7 @@ def layout(board: Board, lang: str) -> html.Div:
             _table("al-active", ACTIVE_COLUMNS, lang, selectable=True),
             html.Div(
                 [
-                    dcc.Input(id="al-operator", placeholder=tr("operator_name", lang), type="text"),
+                    _operator_field(lang),
                     html.Button(tr("acknowledge", lang), id="al-ack"),
                     html.Button(tr("evaluate", lang), id="al-evaluate"),
                     html.Span(id="al-message", className="note"),
@@ -71,9 +73,21 @@ def layout(board: Board, lang: str) -> html.Div:
     )
 
 
+def _operator_field(lang: str) -> html.Span | dcc.Input:
+    """Who acknowledges: the logged-in user when there is one, else a name typed in."""
+    user = current_user()
+    if user is None:
+        return dcc.Input(id="al-operator", placeholder=tr("operator_name", lang), type="text")
+    hidden = dcc.Input(id="al-operator", type="hidden", value=user.name)
+    return html.Span([f"{tr('operator', lang)}: {user.name}", hidden], id="al-user")
+
+
 def _act(
     board: Board, lang: str, selected: list[int] | None, rows: list[dict], operator: str | None
 ) -> str:
+    user = current_user()
+    if user is not None:  # the session says who, whatever the page sent
+        operator = user.name
     now = board.now_ms()
     if now is None:
         return tr("no_data", lang)
@@ -81,6 +95,7 @@ def _act(
         recorded = board.journal.record(
             evaluate(board.data, now - DAY_MS, now + 1), now - DAY_MS, now + 1, SOURCES
         )
+        board.forget_live()
         return f"{tr('evaluated', lang)}: {len(recorded)}"
     if not selected or selected[0] >= len(rows):
         return tr("need_selection", lang)
@@ -91,6 +106,7 @@ def _act(
         board.journal.acknowledge(row["alarm_id"], operator.strip(), max(now, row["raised_ms"]))
     except UnknownAlarm as err:
         return str(err)
+    board.forget_live()
     return f"{tr('acked_by', lang)} {operator.strip()}: {row['point']}"
 
 
@@ -144,7 +160,7 @@ def register(app: Dash, board: Board) -> None:
                 "raised": board.clock(a.raised_ms),
                 "operator": a.operator or "",
             }
-            for a in board.journal.active()
+            for a in board.active_alarms()
         ]
         keep: list[int] = []
         if selected and shown and selected[0] < len(shown):  # keep the operator's choice

@@ -1,17 +1,25 @@
 """Heating curve: the curve in force, measured daily (outdoor, supply) points, and the
-latest proposal with its predicted effect on the rooms and on heat."""
+latest proposal with its predicted effect on the rooms and on heat.
+
+An engineer may apply the proposal shown to the substation's PLC, after confirming it:
+collectors.writeback checks the role, the device's write_enabled and every range again,
+writes, reads back and audits; the page shows what came of each point.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
-from dash import Dash, Input, Output, html
+from dash import Dash, Input, Output, State, dcc, html
 from numpy.typing import NDArray
 
 from analytics import report
 from analytics.proposals import CurveProposal, curve_roles, roles_curve
+from collectors.writeback import CurveWriteBack, WriteReport
+from dashboard.auth import current_user
 from dashboard.board import Board
 from dashboard.i18n import tr
 from dashboard.theme import figure, fmt, note, table
@@ -45,6 +53,9 @@ def layout(board: Board, lang: str) -> html.Div:
                 className="controls",
             ),
             html.Div([graph("cv-chart"), html.Div(id="cv-proposal")], className="cols"),
+            dcc.Store(id="cv-proposed"),
+            dcc.ConfirmDialog(id="cv-confirm"),
+            html.Div(id="cv-apply-result"),
         ]
     )
 
@@ -146,13 +157,34 @@ def _proposal(view: CurveView, lang: str) -> list:
         ],
     )
     advice = [html.Li(a) for a in p.advice]
-    return [head, facts, params, html.H3(tr("effect", lang)), effect, html.Ul(advice)]
+    shown = [head, facts, params, html.H3(tr("effect", lang)), effect, html.Ul(advice)]
+    user = current_user()
+    if user is not None and user.may_write:
+        shown.append(html.Button(tr("apply_proposal", lang), id="cv-apply"))
+    return shown
+
+
+def _report(report: WriteReport, lang: str) -> list:
+    rows = [
+        (p.role, fmt(p.previous, 2), fmt(p.value, 2), fmt(p.read_back, 2), p.outcome, p.reason)
+        for p in report.points
+    ]
+    header = [tr("parameter", lang), tr("previous", lang), tr("proposed", lang)]
+    header += [tr("read_back", lang), tr("outcome", lang), ""]
+    return [
+        html.H3(f"{tr('write_result', lang)} · {report.device}: {report.result}"),
+        note(report.message),
+        table(header, rows),
+    ]
 
 
 def register(app: Dash, board: Board) -> None:
+    writeback = CurveWriteBack(board.site, board.historian)
+
     @app.callback(
         Output("cv-chart", "figure"),
         Output("cv-proposal", "children"),
+        Output("cv-proposed", "data"),
         Input("cv-substation", "value"),
         Input("cv-range", "value"),
         Input("lang-switch", "value"),
@@ -160,7 +192,40 @@ def register(app: Dash, board: Board) -> None:
     def refresh(sid: str, range_key: str, lang: str) -> tuple:
         now = board.now_ms()
         if now is None or sid is None:
-            return figure("", ""), note(tr("no_data", lang))
+            return figure("", ""), note(tr("no_data", lang)), None
         start, end = board.period(range_key, now)
         view = board.cached(f"curve:{sid}", range_key, now, lambda: compute(board, sid, start, end))
-        return _chart(view, lang), _proposal(view, lang)
+        shown = {"substation": sid, "values": view.proposal.proposed}
+        return _chart(view, lang), _proposal(view, lang), shown
+
+    @app.callback(
+        Output("cv-confirm", "displayed"),
+        Output("cv-confirm", "message"),
+        Input("cv-apply", "n_clicks"),
+        State("cv-proposed", "data"),
+        State("lang-switch", "value"),
+        prevent_initial_call=True,
+    )
+    def confirm(clicks: int | None, shown: dict | None, lang: str) -> tuple[bool, str]:
+        if not clicks or not shown or not shown.get("values"):
+            return False, ""
+        values = ", ".join(f"{k} = {v:g}" for k, v in shown["values"].items())
+        return True, f"{tr('confirm_apply', lang)} {shown['substation']}: {values}"
+
+    @app.callback(
+        Output("cv-apply-result", "children"),
+        Input("cv-confirm", "submit_n_clicks"),
+        State("cv-proposed", "data"),
+        State("lang-switch", "value"),
+        prevent_initial_call=True,
+    )
+    def apply(_: int | None, shown: dict | None, lang: str) -> list:
+        user = current_user()
+        if user is None or not shown or not shown.get("values"):
+            return [note(tr("no_data", lang))]
+        values = {str(k): float(v) for k, v in shown["values"].items()}
+        try:
+            report = asyncio.run(writeback.apply(user, str(shown["substation"]), values))
+        except ValueError as err:  # a substation the site does not have
+            return [note(str(err))]
+        return _report(report, lang)
