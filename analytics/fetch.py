@@ -34,7 +34,8 @@ Array = NDArray[np.float64]
 Moment = datetime | int  # an aware datetime or epoch milliseconds
 Progress = Callable[[int, int], None]  # (points done, points in all)
 HOUR_S = 3600
-READ_CHUNK = 1000  # points per bulk read: bounds the rows held at once, paces `progress`
+READ_CHUNK = 100  # points per bulk read: bounds the rows held at once (100 measured
+# faster and a third of the memory of 1,000 for a season of 200 substations)
 
 
 class NoData(Exception):

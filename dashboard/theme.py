@@ -58,9 +58,9 @@ STYLED_LAYOUT = _styled_layout()
 def figure(title: str, y_title: str, *, x_title: str | None = None, height: int = 320) -> go.Figure:
     """An empty figure in the board's style; axis titles carry their units.
 
-    Validating the plotly_dark template costs ~10 ms a figure (more than the rest of most
-    callbacks), so the layout validated once at import is taken as is, the way plotly takes
-    its default template; what is set afterwards is validated as usual.
+    Validating the plotly_dark template again costs ~10 ms a figure and a callback draws up
+    to five, so the layout validated once at import is taken as is, the way plotly takes its
+    default template; what is set afterwards is validated as usual.
     """
     fig = go.Figure(layout=STYLED_LAYOUT, _validate=False)
     fig._validate = fig.layout._validate = True

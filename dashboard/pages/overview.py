@@ -132,11 +132,11 @@ def register(app: Dash, board: Board) -> None:
         Input("lang-switch", "value"),
     )
     def refresh(_: int | None, lang: str) -> tuple[list, list, go.Figure]:
-        latest = board.latest()
-        now = board.now_ms(latest)
+        now = board.now_ms()
         if now is None:
             return [html.Div(tr("no_data", lang))], [], figure("", "")
-        alarms = board.journal.active()
+        latest = board.latest()
+        alarms = board.active_alarms()
         subs = board.site.substations
         tiles = [
             _tile(board, s, latest, substation_status(board, s, latest, now, alarms), lang)

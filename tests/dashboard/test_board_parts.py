@@ -1,13 +1,18 @@
 """The board's parts without a browser: decimation and gaps, status of a substation, the
-analysis cache, the pinned "now", and the `heatnet dashboard` command line."""
+analysis cache, the shared live picture, the pinned "now", figures styled once, trends not
+re-sent unchanged, and the `heatnet dashboard` command line."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
 
+from dashboard.app import create_app
 from dashboard.board import Board, Latest
 from dashboard.status import substation_status
+from dashboard.theme import STYLED_LAYOUT, figure
 from dashboard.trends import MAX_POINTS, decimate, read_trace
 from heatnet.cli import build_parser, main
 from heatnet.points import Quality
@@ -82,6 +87,55 @@ def test_cache_recomputes_only_when_now_moves_past_the_range_resolution(plant: P
     assert board.cached("balance", "season", T0 + 60_000, compute) == 1  # same hour
     assert board.cached("balance", "7d", T0, compute) == 2
     assert board.cached("balance", "season", T0 + 3_600_000, compute) == 3
+
+
+def test_live_picture_is_read_once_per_live_s_and_dropped_after_a_write(plant: Plant) -> None:
+    board = Board(plant.site, plant.historian, live_s=60.0)
+    latest, alarms = board.latest(), board.active_alarms()
+    assert board.latest() is latest and board.active_alarms() is alarms
+    assert board.now_ms() == max(s.ts_ms for s in latest.values())
+    board.forget_live()
+    assert board.latest() is not latest and board.latest() == latest
+    assert Board(plant.site, plant.historian, live_s=0.0).latest() is not latest
+
+
+def test_figures_take_the_style_validated_once_and_validate_the_rest() -> None:
+    before = repr(STYLED_LAYOUT)
+    a, b = figure("a", "y (°C)", x_title="t", height=300), figure("b", "y")
+    assert a.layout.title.text == "a" and b.layout.title.text == "b"
+    assert a.layout.height == 300 and a.layout.xaxis.title.text == "t"
+    assert a.layout.template.layout.paper_bgcolor is not None  # plotly_dark is there
+    assert repr(STYLED_LAYOUT) == before
+    with pytest.raises(ValueError):
+        a.update_layout(barmodes="group")
+
+
+def test_trend_is_not_sent_again_on_a_tick_while_its_traces_are_unchanged(plant: Plant) -> None:
+    app = create_app(plant.site, plant.historian)
+    key = next(k for k in app.callback_map if "tr-temps.figure" in k)
+    outputs = [
+        dict(zip(("id", "property"), o.rsplit(".", 1), strict=True))
+        for o in key.strip(".").split("...")
+    ]
+    given = {"tr-substation": "ss01", "tr-range": "7d", "tick": 1, "lang-switch": "en"}
+
+    def post(shown: str | None) -> tuple[int, bytes]:
+        spec = app.callback_map[key]
+        body = {
+            "output": key,
+            "outputs": outputs,
+            "inputs": [{**i, "value": given[i["id"]]} for i in spec["inputs"]],
+            "state": [{**s, "value": shown} for s in spec["state"]],
+            "changedPropIds": ["tick.n_intervals"],
+        }
+        response = app.server.test_client().post("/_dash-update-component", json=body)
+        return response.status_code, response.data
+
+    status, data = post(None)
+    assert status == 200
+    shown = json.loads(data)["response"]["tr-shown"]["data"]
+    assert post(shown)[0] == 204  # nothing new to draw
+    assert post(shown.replace(":7d:", ":24h:"))[0] == 200
 
 
 def test_cli_dashboard_binds_loopback_by_default_and_rejects_bad_ports(
