@@ -7,7 +7,7 @@ With login on, the acknowledging operator is the logged-in user, never a typed n
 
 from __future__ import annotations
 
-from dash import Dash, Input, Output, State, ctx, dash_table, dcc, html
+from dash import Dash, Input, Output, State, ctx, dash_table, dcc, html, no_update
 
 from analytics.alarms import UnknownAlarm
 from analytics.evaluate import SOURCES, evaluate
@@ -147,7 +147,7 @@ def register(app: Dash, board: Board) -> None:
         lang: str,
         shown: list[dict] | None,
         selected: list[int] | None,
-    ) -> tuple[list[dict], list[int], list[dict]]:
+    ) -> tuple[list[dict], object, list[dict]]:
         active = [
             {
                 "alarm_id": a.alarm_id,
@@ -162,8 +162,12 @@ def register(app: Dash, board: Board) -> None:
             }
             for a in board.active_alarms()
         ]
-        keep: list[int] = []
-        if selected and shown and selected[0] < len(shown):  # keep the operator's choice
+        keep: object = []
+        if shown is not None and [r["alarm_id"] for r in shown] == [r["alarm_id"] for r in active]:
+            # same alarms in the same rows: leave the selection alone, since this refresh
+            # may have started before the operator clicked and would undo the click
+            keep = no_update
+        elif selected and shown and selected[0] < len(shown):  # keep the operator's choice
             chosen = shown[selected[0]]["alarm_id"]
             keep = [i for i, row in enumerate(active) if row["alarm_id"] == chosen]
         now = board.now_ms() or 0

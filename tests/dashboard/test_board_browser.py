@@ -76,7 +76,7 @@ def test_alarm_is_acknowledged_with_the_operators_name(
 ) -> None:
     open_page(browser, board_url, "/alarms", PAGES[5][2])
     browser.find_element(By.ID, "al-evaluate").click()
-    wait_js(browser, "return document.querySelectorAll('#al-active input[type=radio]').length;")
+    wait_evaluated(browser)
     alarm = text(browser, "#al-active tbody tr:nth-child(2)")  # row 1 is the header
     browser.find_element(By.CSS_SELECTOR, "#al-active input[type=radio]").click()
     browser.find_element(By.ID, "al-operator").send_keys("王工")
@@ -88,6 +88,13 @@ def test_alarm_is_acknowledged_with_the_operators_name(
     acked = [s for s in AlarmJournal(plant.historian).statuses().values() if s.operator == "王工"]
     assert len(acked) == 1 and acked[0].path in alarm
     assert severe_errors(browser) == []
+
+
+def wait_evaluated(browser: Any) -> None:
+    """Until the evaluation has answered and the alarm list it refreshes has settled."""
+    WebDriverWait(browser, WAIT_S).until(lambda d: text(d, "#al-message").strip())
+    wait_js(browser, "return document.querySelectorAll('#al-active input[type=radio]').length;")
+    wait_js(browser, "return !document.querySelector('[data-dash-is-loading=\"true\"]');")
 
 
 def _trend(browser: Any) -> tuple[int, float]:

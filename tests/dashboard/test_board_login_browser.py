@@ -29,7 +29,13 @@ from simulators.modbus_server import ModbusPlcServers
 from simulators.model import SiteModel
 from tests.conftest import free_ports, write_site
 from tests.dashboard.conftest import Plant, site_doc
-from tests.dashboard.test_board_browser import WAIT_S, severe_errors, text, wait_js
+from tests.dashboard.test_board_browser import (
+    WAIT_S,
+    severe_errors,
+    text,
+    wait_evaluated,
+    wait_js,
+)
 
 SECRET_ENV = "HEATNET_TEST_BROWSER_SECRET"
 OPERATOR, ENGINEER = ("zhang", "operator-pw-1"), ("李工", "engineer-pw-2")
@@ -110,7 +116,7 @@ def test_operator_acknowledges_under_their_login_and_cannot_apply(
     assert not browser.find_elements(By.CSS_SELECTOR, "input#al-operator[type=text]")
     wait_js(browser, "return !!document.querySelector('#al-journal table');")
     browser.find_element(By.ID, "al-evaluate").click()
-    wait_js(browser, "return document.querySelectorAll('#al-active input[type=radio]').length;")
+    wait_evaluated(browser)
     rows = browser.find_elements(By.CSS_SELECTOR, "#al-active tbody tr")
     unacked = next(r for r in rows if "_unacked" in r.text)  # earlier tests acked some
     unacked.find_element(By.CSS_SELECTOR, "input[type=radio]").click()
