@@ -61,6 +61,7 @@ class Backlog:
     oldest_age_s: float
     fill: float
     dropped_samples: int
+    appended_samples: int = 0  # acknowledged since the buffer was opened
 
 
 def _encode(batch: SampleBatch) -> tuple[bytes, bytes, bytes, bytes, bytes, str | None]:
@@ -107,6 +108,7 @@ class DiskBuffer:
         self._samples: int = samples
         self._bytes: int = size
         self._dropped = 0
+        self._appended = 0
         self._warned = False
         self._last_drop_log = float("-inf")
         self._dropped_since_log = 0
@@ -133,6 +135,7 @@ class DiskBuffer:
                 raise
             self._samples += len(batch) - dropped_samples
             self._bytes += size - dropped_bytes
+            self._appended += len(batch)
             if dropped_samples:
                 self._report_drop(dropped_samples, now)
             self._check_fill(now)
@@ -176,7 +179,12 @@ class DiskBuffer:
         with self._lock:
             now = self._clock()
             return Backlog(
-                self._samples, self._bytes, self._oldest_age(now), self._fill(now), self._dropped
+                self._samples,
+                self._bytes,
+                self._oldest_age(now),
+                self._fill(now),
+                self._dropped,
+                self._appended,
             )
 
     def close(self) -> None:

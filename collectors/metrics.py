@@ -11,6 +11,7 @@ Served on `collector.metrics_host:metrics_port` (port 0 or unset: off). Names:
     heatnet_buffer_backlog_samples, heatnet_buffer_backlog_bytes, heatnet_buffer_oldest_age_seconds
     heatnet_buffer_fill_ratio                     of the size or age bound; warns at 0.8, drops at 1
     heatnet_buffer_dropped_samples_total          samples lost to the bounds
+    heatnet_buffer_appended_samples_total         samples acknowledged (appended, fsynced)
     heatnet_historian_written_total, heatnet_historian_errors_total{reason}
 """
 
@@ -48,6 +49,11 @@ class _BufferGauges(Collector):
             "heatnet_buffer_dropped_samples",
             "samples dropped by the buffer bounds",
             value=backlog.dropped_samples,
+        )
+        yield CounterMetricFamily(
+            "heatnet_buffer_appended_samples",
+            "samples acknowledged: appended to the buffer and fsynced",
+            value=backlog.appended_samples,
         )
 
 

@@ -17,6 +17,9 @@ import logging
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+from pymodbus.exceptions import ModbusException
 
 from collectors.buffer import DiskBuffer
 from collectors.deadband import DeadbandFilter
@@ -118,6 +121,9 @@ class CollectorService:
         self.writer.start()
         self.scheduler.start()
         end = math.inf if duration is None else self.timer.now() + duration
+        loop = asyncio.get_running_loop()
+        previous_handler = loop.get_exception_handler()
+        loop.set_exception_handler(_malformed_reply_handler)
         try:
             while not stop.is_set() and self.timer.now() < end:
                 await self._wait(min(self.timer.now() + settings.flush_interval, end), stop)
@@ -131,6 +137,7 @@ class CollectorService:
                 log.info("%d samples stay in the buffer for the next run", backlog.samples)
             self.buffer.close()
             self.metrics.close()
+            loop.set_exception_handler(previous_handler)
 
     async def flush(self) -> None:
         """Record stale points and append everything polled so far to the disk buffer."""
@@ -175,6 +182,20 @@ class CollectorService:
                 waiter.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await waiter
+
+
+def _malformed_reply_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """One warning line, not an ERROR traceback, when pymodbus cannot frame a device's reply.
+
+    pymodbus raises from its protocol's data_received on a reply it cannot frame; asyncio
+    then closes the connection and logs "Fatal error" with a traceback. The collector
+    marks the device's points comms_lost and reconnects: the device misbehaved, we did not.
+    """
+    err = context.get("exception")
+    if isinstance(err, ModbusException) and "data_received" in context.get("message", ""):
+        log.warning("a Modbus device sent a reply that cannot be framed; reconnecting: %s", err)
+        return
+    loop.default_exception_handler(context)
 
 
 def _chunks(batch: SampleBatch, size: int) -> Iterator[SampleBatch]:

@@ -123,3 +123,15 @@ def test_age_bound_drops_batches_older_than_max_age(tmp_path: Path) -> None:
     assert buffer.backlog().dropped_samples == 3
     _, kept = buffer.peek(100)
     assert np.unique(kept.ts_ms).tolist() == [1, 2, 3]
+
+
+def test_appended_counts_every_acknowledged_sample_of_this_opening(tmp_path: Path) -> None:
+    buffer = open_buffer(tmp_path / "b.sqlite", FakeClock())
+    buffer.append(poll(10, 0))
+    buffer.append(poll(5, 1000))
+    buffer.append(poll(0, 2000))
+    token, _ = buffer.peek(1000)
+    buffer.ack(token)  # written on: still acknowledged
+    assert buffer.backlog().appended_samples == 15
+    buffer.close()
+    assert open_buffer(tmp_path / "b.sqlite", FakeClock()).backlog().appended_samples == 0
