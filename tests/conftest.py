@@ -64,6 +64,19 @@ def write_site(tmp_path: Path, doc: dict[str, Any], name: str = "site.yaml") -> 
     return path
 
 
+def secured_demo_doc(substation: str, username: str, password_env: str) -> dict[str, Any]:
+    """The demo on free ports with one OPC UA substation on Basic256Sha256 and a user login."""
+    doc = relocate(yaml.safe_load(DEMO.read_text(encoding="utf-8")), DEMO)
+    device = next(s for s in doc["substations"] if s["id"] == substation)["devices"][0]
+    device.update(
+        security_policy="Basic256Sha256",
+        security_mode="SignAndEncrypt",
+        username=username,
+        password_env=password_env,
+    )
+    return doc
+
+
 @pytest.fixture
 def demo_doc() -> dict[str, Any]:
     """The demo site as a plain document on free ports, for tests that change it before loading."""

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pytest
 import pytest_asyncio
-import yaml
 
 from collectors.opcua import OpcUaCollector
 from heatnet.config import Fault, OpcUaPoint
@@ -29,7 +28,7 @@ from heatnet.samples import REASON_CODE, SampleBatch
 from simulators.certs import generate_certificate
 from simulators.model import SiteModel
 from simulators.opcua_server import OpcUaPlcServers
-from tests.conftest import DEMO, relocate, write_site
+from tests.conftest import secured_demo_doc, write_site
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -71,14 +70,7 @@ def password() -> Iterator[None]:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def plant(tmp_path_factory: pytest.TempPathFactory, password: None) -> AsyncIterator[Plant]:
     tmp = tmp_path_factory.mktemp("opcua-collector")
-    doc = relocate(yaml.safe_load(DEMO.read_text(encoding="utf-8")), DEMO)
-    secured = next(s for s in doc["substations"] if s["id"] == SECURED)["devices"][0]
-    secured.update(
-        security_policy="Basic256Sha256",
-        security_mode="SignAndEncrypt",
-        username=USER,
-        password_env=PASSWORD_ENV,
-    )
+    doc = secured_demo_doc(SECURED, USER, PASSWORD_ENV)
     model = SiteModel(load_site(write_site(tmp, doc)))
     servers = OpcUaPlcServers(model, cert_dir=tmp / "server-pki")
     pki = tmp / "pki"

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import pytest_asyncio
-import yaml
 from asyncua import Client, ua
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 from asyncua.ua.uaerrors import UaStatusCodeError
@@ -28,7 +27,7 @@ from simulators.certs import generate_certificate
 from simulators.model import SiteModel
 from simulators.opcua_server import OpcUaPlcServers
 from simulators.opcua_space import UNECE_URI, UNITS
-from tests.conftest import DEMO, relocate, write_site
+from tests.conftest import secured_demo_doc, write_site
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -67,14 +66,7 @@ def password() -> Iterator[None]:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def plant(tmp_path_factory: pytest.TempPathFactory, password: None) -> AsyncIterator[Plant]:
     tmp = tmp_path_factory.mktemp("opcua")
-    doc = relocate(yaml.safe_load(DEMO.read_text(encoding="utf-8")), DEMO)
-    secured = next(s for s in doc["substations"] if s["id"] == SECURED)["devices"][0]
-    secured.update(
-        security_policy="Basic256Sha256",
-        security_mode="SignAndEncrypt",
-        username=USER,
-        password_env=PASSWORD_ENV,
-    )
+    doc = secured_demo_doc(SECURED, USER, PASSWORD_ENV)
     site = load_site(write_site(tmp, doc))
     model = SiteModel(site)
     servers = OpcUaPlcServers(model, cert_dir=tmp / "pki")
