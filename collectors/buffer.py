@@ -11,6 +11,10 @@ ingested 0.96 M samples/s against 0.43 M for one row per sample (synchronous=FUL
 against 0.92 M with NORMAL), at the same file size. Rows keep arrival order
 by an AUTOINCREMENT id, which is also the token `peek` hands out and `ack` deletes up to.
 
+Sharing: the polling process appends and a writer process peeks and acks, each through
+its own connection. The backlog totals live in the file (a one-row table kept by
+triggers), so both see the same numbers without scanning the batches.
+
 Bounds: the payload bytes and the age of the oldest batch are limited. At WARN_FILL of
 either limit a warning is logged once and `fill` (a metric) shows it, before anything is
 lost; past a limit the oldest batches are dropped, logged as errors and counted.
@@ -49,7 +53,23 @@ CREATE TABLE IF NOT EXISTS batch (
     texts TEXT
 )
 """
+_TOTALS = (
+    """CREATE TABLE IF NOT EXISTS totals (
+        id INTEGER PRIMARY KEY CHECK (id = 0),
+        samples INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+    )""",
+    """INSERT OR IGNORE INTO totals
+        SELECT 0, COALESCE(SUM(samples), 0), COALESCE(SUM(bytes), 0) FROM batch""",
+    """CREATE TRIGGER IF NOT EXISTS batch_in AFTER INSERT ON batch BEGIN
+        UPDATE totals SET samples = samples + NEW.samples, bytes = bytes + NEW.bytes;
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS batch_out AFTER DELETE ON batch BEGIN
+        UPDATE totals SET samples = samples - OLD.samples, bytes = bytes - OLD.bytes;
+    END""",
+)
 _COLUMNS = "id, paths, ts_ms, vals, quality, reason, texts, samples"
+BUSY_TIMEOUT_S = 30.0  # another process's transaction (the writer's ack) is short
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +109,7 @@ def _decode(row: tuple) -> SampleBatch:
 
 
 class DiskBuffer:
-    """SampleBatches on disk in arrival order; thread-safe (the writer drains from a thread)."""
+    """SampleBatches on disk in arrival order; safe across threads and processes."""
 
     def __init__(self, path: str | Path, *, max_bytes: int, max_age_s: float, clock: Clock) -> None:
         self.path = Path(path)
@@ -98,15 +118,20 @@ class DiskBuffer:
         self.max_age_s = max_age_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S
+        )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(_SCHEMA)
-        samples, size = self._db.execute(
-            "SELECT COALESCE(SUM(samples), 0), COALESCE(SUM(bytes), 0) FROM batch"
-        ).fetchone()
-        self._samples: int = samples
-        self._bytes: int = size
+        self._db.execute("BEGIN IMMEDIATE")  # a file of an older layout gets its totals once
+        try:
+            self._db.execute(_SCHEMA)
+            for statement in _TOTALS:
+                self._db.execute(statement)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
         self._dropped = 0
         self._appended = 0
         self._warned = False
@@ -123,7 +148,7 @@ class DiskBuffer:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                dropped_samples, dropped_bytes = self._make_room(size, now)
+                dropped_samples = self._make_room(size, now)
                 self._db.execute(
                     "INSERT INTO batch (arrived_ms, samples, bytes, paths, ts_ms, vals, quality,"
                     " reason, texts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -133,8 +158,6 @@ class DiskBuffer:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            self._samples += len(batch) - dropped_samples
-            self._bytes += size - dropped_bytes
             self._appended += len(batch)
             if dropped_samples:
                 self._report_drop(dropped_samples, now)
@@ -159,28 +182,16 @@ class DiskBuffer:
     def ack(self, token: int) -> None:
         """Forget every batch up to and including `token`: the historian has them."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                samples, size = self._db.execute(
-                    "SELECT COALESCE(SUM(samples), 0), COALESCE(SUM(bytes), 0) FROM batch"
-                    " WHERE id <= ?",
-                    (token,),
-                ).fetchone()
-                self._db.execute("DELETE FROM batch WHERE id <= ?", (token,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._samples -= samples
-            self._bytes -= size
+            self._db.execute("DELETE FROM batch WHERE id <= ?", (token,))
             self._check_fill(self._clock())
 
     def backlog(self) -> Backlog:
         with self._lock:
             now = self._clock()
+            samples, size = self._totals()
             return Backlog(
-                self._samples,
-                self._bytes,
+                samples,
+                size,
                 self._oldest_age(now),
                 self._fill(now),
                 self._dropped,
@@ -191,12 +202,17 @@ class DiskBuffer:
         with self._lock:
             self._db.close()
 
+    def _totals(self) -> tuple[int, int]:
+        """(samples, payload bytes) in the buffer, whichever process appended or acked."""
+        samples, size = self._db.execute("SELECT samples, bytes FROM totals").fetchone()
+        return int(samples), int(size)
+
     def _oldest_age(self, now: float) -> float:
         row = self._db.execute("SELECT arrived_ms FROM batch ORDER BY id LIMIT 1").fetchone()
         return 0.0 if row is None else max(0.0, now - row[0] / 1000)
 
     def _fill(self, now: float) -> float:
-        return max(self._bytes / self.max_bytes, self._oldest_age(now) / self.max_age_s)
+        return max(self._totals()[1] / self.max_bytes, self._oldest_age(now) / self.max_age_s)
 
     def _check_fill(self, now: float) -> None:
         fill = self._fill(now)
@@ -207,16 +223,20 @@ class DiskBuffer:
                 "is not keeping up; the oldest data will be dropped at 100%%",
                 self.path,
                 100 * fill,
-                self._samples,
-                self._bytes / 1e6,
+                *self._totals_mb(),
                 self._oldest_age(now),
             )
         elif fill < WARN_FILL:
             self._warned = False
 
-    def _make_room(self, incoming: int, now: float) -> tuple[int, int]:
-        """Inside the append's transaction: delete the oldest batches past a bound; what went."""
+    def _totals_mb(self) -> tuple[int, float]:
+        samples, size = self._totals()
+        return samples, size / 1e6
+
+    def _make_room(self, incoming: int, now: float) -> int:
+        """Inside the append's transaction: delete the oldest batches past a bound; samples gone."""
         cutoff_ms = int((now - self.max_age_s) * 1000)
+        held = self._totals()[1]
         dropped_samples = dropped_bytes = 0
         after = 0
         while True:
@@ -227,7 +247,7 @@ class DiskBuffer:
             ).fetchall()
             done = not rows
             for row_id, arrived_ms, samples, size in rows:
-                fits = self._bytes - dropped_bytes + incoming <= self.max_bytes
+                fits = held - dropped_bytes + incoming <= self.max_bytes
                 if arrived_ms >= cutoff_ms and fits:
                     done = True
                     break
@@ -237,7 +257,7 @@ class DiskBuffer:
             if after:
                 self._db.execute("DELETE FROM batch WHERE id <= ?", (after,))
             if done:
-                return dropped_samples, dropped_bytes
+                return dropped_samples
 
     def _report_drop(self, samples: int, now: float) -> None:
         self._dropped += samples

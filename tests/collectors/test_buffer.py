@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -135,3 +136,39 @@ def test_appended_counts_every_acknowledged_sample_of_this_opening(tmp_path: Pat
     assert buffer.backlog().appended_samples == 15
     buffer.close()
     assert open_buffer(tmp_path / "b.sqlite", FakeClock()).backlog().appended_samples == 0
+
+
+def test_two_openings_of_one_file_share_the_backlog_and_the_size_bound(tmp_path: Path) -> None:
+    """As the collector (appends) and its writer process (peeks, acks) use one file."""
+    clock = FakeClock()
+    collector = open_buffer(tmp_path / "b.sqlite", clock, max_bytes=1000)
+    writer = open_buffer(tmp_path / "b.sqlite", clock, max_bytes=1000)
+    collector.append(poll(10, 0))
+    collector.append(poll(10, 1000))
+    assert writer.backlog().samples == collector.backlog().samples == 20
+    token, _ = writer.peek(10)
+    writer.ack(token)
+    assert collector.backlog().samples == 10  # the other opening's ack is seen
+    size = collector.backlog().bytes
+    for k in range(2, 1 + 1000 // size):  # the bound counts only what is still held
+        collector.append(poll(10, k * 1000))
+    assert collector.backlog().dropped_samples == 0
+    collector.append(poll(10, 99_000))
+    assert collector.backlog().dropped_samples == 10
+    assert writer.backlog().bytes <= 1000
+
+
+def test_a_buffer_file_from_before_the_totals_table_is_counted_once(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    buffer = open_buffer(path, FakeClock())
+    buffer.append(poll(7, 0))
+    buffer.append(poll(5, 1000))
+    buffer.close()
+    old = sqlite3.connect(path, isolation_level=None)  # back to the earlier layout
+    old.executescript("DROP TRIGGER batch_in; DROP TRIGGER batch_out; DROP TABLE totals;")
+    old.close()
+    reopened = open_buffer(path, FakeClock())
+    assert reopened.backlog().samples == 12
+    token, _ = reopened.peek(7)
+    reopened.ack(token)
+    assert open_buffer(path, FakeClock()).backlog().samples == 5
