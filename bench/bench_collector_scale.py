@@ -3,15 +3,17 @@
 For each step N (default 100, 300, 1,000) the simulator (`collector_plant.py`: PlantRunner
 at 1× real time, 200 PLCs per Modbus TCP port, loopback) runs in its own process and the
 real `CollectorService` (scheduler, ModbusCollector, stale watch, deadband, fsynced disk
-buffer, historian writer thread, SQLite historian) runs in a second one, so the figures
-are the collector's alone. Every PLC has 100 points polled every second (one 112-register
-read and one discrete read), so N substations are N × 100 points/s.
+buffer; its historian writer process with the SQLite historian) runs in a second one and
+its child, so the figures are the collector's alone. Every PLC has 100 points polled every
+second (one 112-register read and one discrete read), so N substations are N × 100
+points/s.
 
 A poll is ON TIME when it starts (its task wakes from the scheduler's sleep) within 10 %
 of the interval (100 ms) after its deadline; a poll that starts a whole interval late
 also counts missed deadlines. Measured over `--seconds` after `--warmup`; CPU is the
-collector process's user + system time (every thread) over the window, in cores; memory
-is its VmRSS at the end and VmHWM (peak) from /proc/self/status.
+user + system time (every thread) of the collector process and its writer process over
+the window, in cores; memory is the sum of their VmRSS at the end and of their VmHWM
+(peaks) from /proc/PID/status.
 
     .venv/bin/python bench/bench_collector_scale.py [--steps 100,300,1000] [--seconds 60]
 """
@@ -42,7 +44,6 @@ from collector_plant import (
 from collectors.service import CollectorService
 from collectors.timer import WallTimer
 from heatnet.loader import load_site
-from historian.sqlite import SqliteHistorian
 
 ON_TIME = 0.1  # of the interval
 
@@ -64,16 +65,17 @@ async def collect(site_path: Path, seconds: float, warmup: float, server_pid: in
     """Run the collector service; what it did in the measured window."""
     site = load_site(site_path)
     timer = RecordingTimer()
-    historian = SqliteHistorian(site.resolve(site.historian.path))
-    service = CollectorService(site, historian, clock=timer)
+    service = CollectorService(site, clock=timer)
     stop = asyncio.Event()
     running = asyncio.create_task(service.run(stop))
     await asyncio.sleep(warmup)
+    writer = service.writer.pid
 
     def snapshot() -> dict[str, float]:
         return {
             "t": time.perf_counter(),
             "cpu": cpu_s(),
+            "writer_cpu": cpu_s(writer),
             "server_cpu": cpu_s(server_pid),
             "written": counter_total(service.metrics.historian_written),
             "polled": counter_total(service.metrics.points),
@@ -87,11 +89,12 @@ async def collect(site_path: Path, seconds: float, warmup: float, server_pid: in
     timer.recording = False
     after = snapshot()
     backlog = service.buffer.backlog().samples
-    rss_window, _ = memory_mb()
+    rss_window = memory_mb()[0] + memory_mb(writer)[0]
+    writer_hwm = memory_mb(writer)[1]
     stop.set()
     await running
-    historian.close()
     rss, hwm = memory_mb()
+    hwm += writer_hwm
     elapsed = after["t"] - before["t"]
     late = np.array(timer.lateness)
     interval = 1.0
@@ -106,7 +109,9 @@ async def collect(site_path: Path, seconds: float, warmup: float, server_pid: in
         "polled_per_s": (after["polled"] - before["polled"]) / elapsed,
         "stored_per_s": (after["written"] - before["written"]) / elapsed,
         "backlog_end": backlog,
-        "cpu": (after["cpu"] - before["cpu"]) / elapsed,
+        "cpu": (after["cpu"] - before["cpu"] + after["writer_cpu"] - before["writer_cpu"])
+        / elapsed,
+        "writer_cpu": (after["writer_cpu"] - before["writer_cpu"]) / elapsed,
         "server_cpu": (after["server_cpu"] - before["server_cpu"]) / elapsed,
         "rss_mb": rss_window,
         "rss_after_stop_mb": rss,
@@ -161,7 +166,7 @@ def main() -> None:
     )
     print(
         f"{'substations':>11} {'polls':>7} {'on time':>8} {'p99 late':>9} {'max late':>9} "
-        f"{'missed':>6} {'polled/s':>9} {'stored/s':>9} {'backlog':>8} {'CPU':>5} "
+        f"{'missed':>6} {'polled/s':>9} {'stored/s':>9} {'backlog':>8} {'CPU':>5} {'writer':>6} "
         f"{'sim CPU':>7} {'RSS MB':>7} {'peak MB':>7}"
     )
     for n in (int(s) for s in args.steps.split(",")):
@@ -170,6 +175,7 @@ def main() -> None:
             f"{n:>11} {r['polls']:>7} {r['on_time']:>8.2%} {r['late_p99_ms']:>7.0f}ms "
             f"{r['late_max_ms']:>7.0f}ms {r['missed']:>6.0f} {r['polled_per_s']:>9,.0f} "
             f"{r['stored_per_s']:>9,.0f} {r['backlog_end']:>8,} {r['cpu']:>5.2f} "
+            f"{r['writer_cpu']:>6.2f} "
             f"{r['server_cpu']:>7.2f} {r['rss_mb']:>7.0f} {r['hwm_mb']:>7.0f}",
             flush=True,
         )

@@ -169,10 +169,10 @@ def counter_total(counter: Counter) -> float:
     )
 
 
-def memory_mb() -> tuple[float, float]:
-    """(VmRSS, VmHWM) of this process in MB, from /proc/self/status."""
+def memory_mb(pid: int | None = None) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of a process (this one by default) in MB, from /proc/PID/status."""
     fields = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
+    for line in Path(f"/proc/{pid or 'self'}/status").read_text().splitlines():
         key, _, value = line.partition(":")
         if key in ("VmRSS", "VmHWM"):
             fields[key] = int(value.split()[0]) / 1024

@@ -93,6 +93,12 @@ class CollectorMetrics:
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 
+    def historian_wrote(self, samples: int) -> None:
+        self.historian_written.inc(samples)
+
+    def historian_failed(self, reason: str) -> None:
+        self.historian_errors.labels(reason).inc()
+
     def watch_buffer(self, buffer: DiskBuffer) -> None:
         self.registry.register(_BufferGauges(buffer))
 

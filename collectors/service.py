@@ -1,7 +1,11 @@
 """`heatnet collect` as an object: poll every device of a site into the historian, losing nothing.
 
     devices ─▶ PollScheduler ─▶ StaleWatch, DeadbandFilter ─▶ DiskBuffer ─▶ HistorianWriter
-               (asyncio)         (in memory, per flush)        (fsynced)      (thread) ─▶ historian
+               (asyncio)         (in memory, per flush)        (fsynced)      (process) ─▶ historian
+
+The writer runs in a process of its own (`WriterProcess`), which opens the site's
+historian itself; given a historian object instead, the service writes to it from a
+thread (tests and embedding).
 
 Samples are acknowledged once `DiskBuffer.append` returns; from then on a crash, a
 historian outage or a restart cannot lose them (up to the buffer's bounds). A clean stop
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 from collections.abc import Iterator
@@ -29,9 +34,11 @@ from collectors.scheduler import DevicePlan, PollGroup, PollScheduler
 from collectors.stale import StaleWatch
 from collectors.timer import Timer, WallTimer
 from collectors.writer import HistorianWriter
+from collectors.writer_process import WriterProcess
 from heatnet.config import SiteConfig
 from heatnet.points import PointSpec, site_points
 from heatnet.samples import SampleBatch
+from historian import open_historian
 from historian.base import Historian
 
 log = logging.getLogger(__name__)
@@ -75,7 +82,7 @@ class CollectorService:
     def __init__(
         self,
         site: SiteConfig,
-        historian: Historian,
+        historian: Historian | None = None,
         *,
         clock: Timer | None = None,
         buffer_path: Path | None = None,
@@ -92,9 +99,18 @@ class CollectorService:
             clock=self.timer.now,
         )
         self.metrics.watch_buffer(self.buffer)
-        self.writer = HistorianWriter(
-            self.buffer, historian, batch_size=settings.batch_size, metrics=self.metrics
-        )
+        self.writer: HistorianWriter | WriterProcess
+        if historian is None:
+            self.writer = WriterProcess(
+                self.buffer,
+                functools.partial(open_historian, site),
+                batch_size=settings.batch_size,
+                metrics=self.metrics,
+            )
+        else:
+            self.writer = HistorianWriter(
+                self.buffer, historian, batch_size=settings.batch_size, metrics=self.metrics
+            )
         base_dir = site.source.parent if site.source else Path.cwd()
         self.plans = device_plans(site, self.points, self.timer, base_dir)
         self.scheduler = PollScheduler(

@@ -12,12 +12,27 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Protocol
 
 from collectors.buffer import DiskBuffer
-from collectors.metrics import CollectorMetrics
-from historian.base import Historian, HistorianError, HistorianUnavailable
+from heatnet.samples import SampleBatch
+from historian.base import HistorianError, HistorianUnavailable
 
 log = logging.getLogger(__name__)
+
+
+class Sink(Protocol):
+    """What the writer needs of a historian."""
+
+    def write(self, batch: SampleBatch) -> None: ...
+
+
+class WriterMetrics(Protocol):
+    """What the writer reports (CollectorMetrics, or a pipe to it from a writer process)."""
+
+    def historian_wrote(self, samples: int) -> None: ...
+
+    def historian_failed(self, reason: str) -> None: ...
 
 
 class HistorianWriter:
@@ -26,10 +41,10 @@ class HistorianWriter:
     def __init__(
         self,
         buffer: DiskBuffer,
-        historian: Historian,
+        historian: Sink,
         *,
         batch_size: int,
-        metrics: CollectorMetrics,
+        metrics: WriterMetrics,
         idle_s: float = 1.0,
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
@@ -79,7 +94,7 @@ class HistorianWriter:
             self.historian.write(batch)
             self.buffer.ack(token)
             written += len(batch)
-            self._metrics.historian_written.inc(len(batch))
+            self._metrics.historian_wrote(len(batch))
         return written
 
     def _run(self) -> None:
@@ -104,7 +119,7 @@ class HistorianWriter:
 
     def _failed(self, err: Exception) -> None:
         reason = "unavailable" if isinstance(err, HistorianUnavailable) else type(err).__name__
-        self._metrics.historian_errors.labels(reason).inc()
+        self._metrics.historian_failed(reason)
         self.failures += 1
         if self._down_since is None:
             self._down_since = time.monotonic()

@@ -111,12 +111,9 @@ async def _collect(site: SiteConfig, duration: float | None) -> None:
     from collectors.service import CollectorService
     from historian import open_historian
 
-    historian = open_historian(site)
-    try:
-        service = CollectorService(site, historian)
-        await service.run(_stop_on_signals(), duration)
-    finally:
-        historian.close()
+    open_historian(site).close()  # a historian that cannot be opened stops us here, clearly
+    service = CollectorService(site)  # its writer process opens the historian again
+    await service.run(_stop_on_signals(), duration)
 
 
 def cmd_collect(args: argparse.Namespace) -> int:

@@ -133,7 +133,6 @@ async def run_demo(site: SiteConfig, options: DemoOptions, stop: asyncio.Event) 
         historian_path = site.resolve(getattr(site.historian, "path", ""))
         service = CollectorService(
             site,
-            historian,
             buffer_path=historian_path.with_name(historian_path.stem + "-buffer.sqlite"),
         )
         board = BoardServer(site, options.dashboard_host, options.dashboard_port)

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from heatnet.config import SiteConfig
 from heatnet.loader import load_site
 from heatnet.points import site_points
 from historian.sqlite import SqliteHistorian
-from tests.conftest import DEMO, ROOT, free_ports, relocate, write_site
+from tests.conftest import DEMO, ROOT, free_ports, relocate, wait_for, write_site
 
 SPEED = 120.0
 WALL_S = 5.0  # ten simulated minutes at SPEED
@@ -73,13 +73,6 @@ def plant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def scrape(port: int) -> str:
@@ -179,6 +172,7 @@ def test_collect_killed_with_sigkill_and_restarted_loses_and_doubles_nothing(
                 and sum(map(len, stored(site, tmp_path).values())) > 2000
             ),
             "the first samples in the historian",
+            step_s=0.1,
         )
         time.sleep(0.7)
         # what was acknowledged by now: in the buffer or already in the historian

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,16 +14,10 @@ from collectors.writer import HistorianWriter
 from heatnet.samples import SampleBatch
 from historian.influx import InfluxHistorian
 from historian.sqlite import SqliteHistorian
+from tests.conftest import wait_for
 from tests.influx_server import InfluxServer
 
 PATHS = [f"demo/ss01/p{i}" for i in range(20)]
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def test_a_locked_sqlite_historian_is_waited_out_and_the_backlog_drains(tmp_path: Path) -> None:
