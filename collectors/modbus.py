@@ -55,6 +55,12 @@ log = logging.getLogger(__name__)
 CLOCK_KEY = "plc_clock"
 ILLEGAL_ADDRESS = 2
 _FUNCTION_CODES = {"coil": 1, "discrete": 2, "holding": 3, "input": 4}
+_READS = {
+    "coil": "read_coils",
+    "discrete": "read_discrete_inputs",
+    "holding": "read_holding_registers",
+    "input": "read_input_registers",
+}
 _FRAMERS = {"socket": FramerType.SOCKET, "rtu": FramerType.RTU}
 _DEVICE_SILENT = (QualityReason.TIMEOUT, QualityReason.COMMS_LOST)
 
@@ -93,6 +99,7 @@ class _Group:
     """A poll group: its points (plus the PLC clock, when read only for timestamps)."""
 
     specs: list[PointSpec]  # the samples it emits, in order
+    paths: list[str]  # theirs
     spans: list[Span]  # of every point read, emitted or not
     image: GroupImage
     decoder: GroupDecoder
@@ -150,6 +157,7 @@ class ModbusCollector:
             image = GroupImage(points)
             groups[name] = _Group(
                 specs=members,
+                paths=[s.path for s in members],
                 spans=[
                     Span(i, p.register_type, p.address, p.register_count)
                     for i, p in enumerate(points)
@@ -201,7 +209,7 @@ class ModbusCollector:
         self.stats.last_poll_s = time.perf_counter() - started
         n = len(state.specs)
         return SampleBatch.of(
-            [s.path for s in state.specs],
+            state.paths,
             ts_ms,
             decoded.values[:n],
             decoded.quality[:n],
@@ -258,12 +266,7 @@ class ModbusCollector:
     async def _request(self, request: ReadRequest) -> _Reply:
         """One read, with pymodbus's exceptions translated into quality reasons."""
         client = self._client
-        read = {
-            "coil": client.read_coils,
-            "discrete": client.read_discrete_inputs,
-            "holding": client.read_holding_registers,
-            "input": client.read_input_registers,
-        }[request.register_type]
+        read = getattr(client, _READS[request.register_type])
         self.stats.requests += 1
         sent = time.perf_counter()
         try:

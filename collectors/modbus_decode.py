@@ -26,6 +26,7 @@ _BIG_ENDIAN = {
     "int16": ">i2", "uint16": ">u2", "int32": ">i4", "uint32": ">u4",
     "int64": ">i8", "uint64": ">u8", "float32": ">f4", "float64": ">f8",
 }  # fmt: skip
+_ONE_WORD = {"int16": np.int16, "uint16": np.uint16}  # views of the native uint16 words
 _DECODE_ERROR = REASON_CODE[QualityReason.DECODE_ERROR]
 _OUT_OF_RANGE = REASON_CODE[QualityReason.OUT_OF_RANGE]
 
@@ -85,14 +86,22 @@ class _NumericGroup:
     swap_bytes: bool
     scale: NDArray[np.float64]
     offset: NDArray[np.float64]
+    scaled: bool  # any scale other than 1 or offset other than 0
 
     def decode(self, words: NDArray[np.uint16]) -> NDArray[np.float64]:
+        if self.data_type in _ONE_WORD:  # a word is the value: a view, no byte shuffle
+            gathered = words[self.slots[:, 0]]
+            if self.swap_bytes:
+                gathered = gathered.byteswap()
+            raw = gathered.view(_ONE_WORD[self.data_type]).astype(np.float64)
+            return raw * self.scale + self.offset if self.scaled else raw
         gathered = words[self.slots]
         if self.swap_bytes:
             gathered = gathered.byteswap()
         raw = np.ascontiguousarray(gathered.astype(">u2")).view(_BIG_ENDIAN[self.data_type])
         with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN become decode_error
-            return raw.reshape(len(self.positions)).astype(np.float64) * self.scale + self.offset
+            values = raw.reshape(len(self.positions)).astype(np.float64)
+            return values * self.scale + self.offset if self.scaled else values
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +150,7 @@ class GroupDecoder:
         self._starts = np.cumsum([0, *counts[:-1]], dtype=np.intp)
         self._low = np.array([-np.inf if p.min is None else p.min for p in points])
         self._high = np.array([np.inf if p.max is None else p.max for p in points])
+        self._ranged = bool(np.isfinite(self._low).any() or np.isfinite(self._high).any())
         self._is_text = np.zeros(len(points), dtype=bool)
         self._is_text[[s[0] for s in self._strings]] = True
 
@@ -150,7 +160,10 @@ class GroupDecoder:
         values = np.full(n, np.nan)
         if n == 0:
             return Decoded(values, np.zeros(0, np.uint8), np.zeros(0, np.uint8), {})
-        reason = np.maximum.reduceat(self.image.status[self._all_slots], self._starts)
+        if self.image.status.any():
+            reason = np.maximum.reduceat(self.image.status[self._all_slots], self._starts)
+        else:  # every word read: the usual poll
+            reason = np.zeros(n, np.uint8)
         for group in self._numeric:
             values[group.positions] = group.decode(words)
         if len(self._flags.positions):
@@ -163,16 +176,21 @@ class GroupDecoder:
                 texts[position] = decode_string(words[where].tolist(), byte_order)
             except CodecError:
                 reason[position] = _DECODE_ERROR
-        read = reason == 0
-        values[~read] = np.nan
-        unusable = read & ~self._is_text & ~np.isfinite(values)  # NaN, inf, or scaled past
-        reason[unusable] = _DECODE_ERROR
-        values[unusable] = np.nan  # a BAD sample carries no value, as when nothing was read
-        quality = np.where(reason == 0, Quality.GOOD, Quality.BAD).astype(np.uint8)
-        with np.errstate(invalid="ignore"):
-            outside = (reason == 0) & ((values < self._low) | (values > self._high))
-        quality[outside] = Quality.UNCERTAIN
-        reason[outside] = _OUT_OF_RANGE
+        usable = np.isfinite(values) | self._is_text
+        if reason.any() or not usable.all():
+            read = reason == 0
+            values[~read] = np.nan
+            unusable = read & ~usable  # NaN, inf, or scaled past
+            reason[unusable] = _DECODE_ERROR
+            values[unusable] = np.nan  # a BAD sample carries no value, as when nothing was read
+            quality = np.where(reason == 0, Quality.GOOD, Quality.BAD).astype(np.uint8)
+        else:  # every point has a value
+            quality = np.zeros(n, np.uint8)  # Quality.GOOD
+        if self._ranged:
+            with np.errstate(invalid="ignore"):
+                outside = (reason == 0) & ((values < self._low) | (values > self._high))
+            quality[outside] = Quality.UNCERTAIN
+            reason[outside] = _OUT_OF_RANGE
         return Decoded(values, quality, reason, texts)
 
 
@@ -195,4 +213,5 @@ def _numeric_group(
         swap_bytes=byte_order in ("BADC", "DCBA"),
         scale=np.array([points[p].scale for p in positions]),
         offset=np.array([points[p].offset for p in positions]),
+        scaled=any(points[p].scale != 1.0 or points[p].offset != 0.0 for p in positions),
     )

@@ -12,9 +12,12 @@ they are not watched.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 from heatnet.points import PointSpec, Quality, QualityReason
 from heatnet.samples import SampleBatch
+
+MAX_PATH_SETS = 4096  # path lists whose indices are kept
 
 
 class StaleWatch:
@@ -30,19 +33,32 @@ class StaleWatch:
         self._ts_ms = np.full(n, -1, dtype=np.int64)
         self._value = np.full(n, np.nan)
         self._stale = np.zeros(n, dtype=bool)
+        self._known: dict[tuple[str, ...], NDArray[np.intp]] = {}
 
     def observe(self, batch: SampleBatch, now: float) -> None:
         """Remember the good samples of a poll."""
         good = np.flatnonzero(batch.quality == Quality.GOOD)
         if not len(good):
             return
-        index = np.array([self._index.get(batch.paths[i], -1) for i in good], dtype=np.intp)
+        index = self._positions(batch.paths)[good]
         known = index >= 0
-        index, good = index[known], good[known]
+        if not known.all():
+            index, good = index[known], good[known]
         self._seen_at[index] = now
         self._ts_ms[index] = batch.ts_ms[good]
         self._value[index] = batch.values[good]
         self._stale[index] = False
+
+    def _positions(self, paths: list[str]) -> NDArray[np.intp]:
+        """Each path's index (-1: not watched); a poll group sends the same paths every time."""
+        key = tuple(paths)
+        index = self._known.get(key)
+        if index is None:
+            if len(self._known) >= MAX_PATH_SETS:  # subscriptions send ever new subsets
+                self._known.clear()
+            index = np.array([self._index.get(p, -1) for p in paths], dtype=np.intp)
+            self._known[key] = index
+        return index
 
     def check(self, now: float) -> SampleBatch:
         """A stale sample for each point that went quiet since the last check."""

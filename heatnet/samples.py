@@ -81,15 +81,14 @@ class SampleBatch:
     ) -> SampleBatch:
         """Build a batch, broadcasting a single timestamp, quality or reason to every sample."""
         n = len(paths)
-        ts = np.broadcast_to(np.asarray(ts_ms, dtype=np.int64), (n,)).copy()
         q_in = int(quality) if isinstance(quality, Quality) else quality
         r_in = REASON_CODE[reason] if isinstance(reason, QualityReason) else reason
         return cls(
             list(paths),
-            ts,
+            _column(ts_ms, n, np.int64),
             np.asarray(values, dtype=np.float64).reshape(n),
-            np.broadcast_to(np.asarray(q_in, dtype=np.uint8), (n,)).copy(),
-            np.broadcast_to(np.asarray(r_in, dtype=np.uint8), (n,)).copy(),
+            _column(q_in, n, np.uint8),
+            _column(r_in, n, np.uint8),
             dict(texts or {}),
         )
 
@@ -146,3 +145,10 @@ class SampleBatch:
                 Quality(int(self.quality[i])),
                 REASON_CODES[int(self.reason[i])],
             )
+
+
+def _column(value: object, n: int, dtype: type[np.generic]) -> NDArray:
+    """A fresh column of n: a scalar repeated (the common case of a poll), or a copy."""
+    if isinstance(value, int | np.integer):
+        return np.full(n, value, dtype=dtype)
+    return np.broadcast_to(np.asarray(value, dtype=dtype), (n,)).copy()
