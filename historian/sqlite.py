@@ -101,6 +101,7 @@ SELECT value ->> 0, value ->> 1, value ->> 2,
 FROM json_each(?)
 """
 _JSON_ROWS = sqlite3.sqlite_version_info >= (3, 38, 0)  # the ->> operator
+JSON_ROWS_PER_STATEMENT = 50_000  # a large write goes in several statements, one transaction
 
 # A minute of every point from raw, and an hour of every point from its minutes. The last
 # value comes from SQLite's documented bare column of a lone max() aggregate.
@@ -204,7 +205,14 @@ class SqliteHistorian:
     ) -> None:
         """INSERT OR REPLACE every sample, in one JSON statement but for the few values JSON
         integers cannot carry (see INSERT_SAMPLES_JSON). Only a (point, ts_ms) twice in a batch
-        makes the order matter; such a batch goes all by executemany: the last one wins."""
+        makes the order matter; such a batch goes all by executemany: the last one wins.
+
+        Rows go in point by point (a stable sort, so a repeated key keeps its order): each
+        point's newest leaf is then read and dirtied once per write, however many of its
+        samples the write carries. In arrival order a write of N points' polls visits N
+        leaves once per poll, which with more leaves than the page cache holds re-reads
+        every one each time (a 10x slower ingest once 10,000 points have history)."""
+        order = np.lexsort((ms, t, ids))
         values = batch.values
         with np.errstate(invalid="ignore", over="ignore"):
             milli = np.round(values * 1000.0)
@@ -224,19 +232,23 @@ class SqliteHistorian:
             number[nan] = None
             divisor = shift.astype(object)
             divisor[~real] = None
-            rows = zip(
-                ids[by_json].tolist(),
-                t[by_json].tolist(),
-                ms[by_json].tolist(),
-                number[by_json].tolist(),
-                batch.quality[by_json].tolist(),
-                batch.reason[by_json].tolist(),
-                divisor[by_json].tolist(),
-                strict=True,
-            )
-            self._db.execute(INSERT_SAMPLES_JSON, (json.dumps(list(rows), separators=(",", ":")),))
+            in_json = order[by_json[order]]
+            for start in range(0, len(in_json), JSON_ROWS_PER_STATEMENT):  # bounded memory
+                sel = in_json[start : start + JSON_ROWS_PER_STATEMENT]
+                rows = zip(
+                    ids[sel].tolist(),
+                    t[sel].tolist(),
+                    ms[sel].tolist(),
+                    number[sel].tolist(),
+                    batch.quality[sel].tolist(),
+                    batch.reason[sel].tolist(),
+                    divisor[sel].tolist(),
+                    strict=True,
+                )
+                text = json.dumps(list(rows), separators=(",", ":"))
+                self._db.execute(INSERT_SAMPLES_JSON, (text,))
         if not by_json.all():
-            rest = ~by_json
+            rest = order[~by_json[order]]
             rows = zip(
                 ids[rest].tolist(),
                 t[rest].tolist(),

@@ -6,9 +6,11 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from heatnet.samples import SampleBatch
 from historian import SqliteHistorian
+from historian import sqlite as sqlite_module
 from historian.sqlite import INSERT_SAMPLE, encode_values
 
 BASE_MS = 1_765_756_800_000
@@ -108,3 +110,26 @@ def test_real_values_come_back_bit_for_bit(tmp_path: Path) -> None:
     store.close()
     order = np.argsort([f"p{i}" for i in range(20_000)], kind="stable")
     assert np.array_equal(got.values, values[order])
+
+
+def test_a_large_write_in_several_statements_keeps_the_last_of_a_repeated_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows are sorted by point and sent in chunks; a (point, ts) repeated still ends as the
+    last one given, as with executemany in batch order."""
+    monkeypatch.setattr(sqlite_module, "JSON_ROWS_PER_STATEMENT", 7)
+    rng = np.random.default_rng(3)
+    n = 500
+    batch = SampleBatch(
+        [f"p{i}" for i in rng.integers(0, 9, n)],  # many repeats, all JSON-carried values
+        (BASE_MS + rng.integers(0, 20, n) * 1000).astype(np.int64),
+        np.round(rng.normal(60, 10, n), 2),
+        rng.integers(0, 3, n).astype(np.uint8),
+        rng.integers(0, 5, n).astype(np.uint8),
+    )
+    ours, reference = tmp_path / "ours.sqlite", tmp_path / "ref.sqlite"
+    store = SqliteHistorian(ours)
+    store.write(batch)
+    store.close()
+    _by_executemany(reference, batch)
+    assert _rows(ours) == _rows(reference)
