@@ -33,7 +33,7 @@ from collectors.registry import collector_for
 from collectors.scheduler import DevicePlan, PollGroup, PollScheduler
 from collectors.stale import StaleWatch
 from collectors.timer import Timer, WallTimer
-from collectors.writer import HistorianWriter
+from collectors.writer import WRITE_MAX_SAMPLES, HistorianWriter
 from collectors.writer_process import WriterProcess
 from heatnet.config import SiteConfig
 from heatnet.points import PointSpec, site_points
@@ -100,16 +100,17 @@ class CollectorService:
         )
         self.metrics.watch_buffer(self.buffer)
         self.writer: HistorianWriter | WriterProcess
+        write_max = max(settings.batch_size, WRITE_MAX_SAMPLES)  # several buffer rows a write
         if historian is None:
             self.writer = WriterProcess(
                 self.buffer,
                 functools.partial(open_historian, site),
-                batch_size=settings.batch_size,
+                batch_size=write_max,
                 metrics=self.metrics,
             )
         else:
             self.writer = HistorianWriter(
-                self.buffer, historian, batch_size=settings.batch_size, metrics=self.metrics
+                self.buffer, historian, batch_size=write_max, metrics=self.metrics
             )
         base_dir = site.source.parent if site.source else Path.cwd()
         self.plans = device_plans(site, self.points, self.timer, base_dir)

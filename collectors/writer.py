@@ -20,6 +20,13 @@ from historian.base import HistorianError, HistorianUnavailable
 
 log = logging.getLogger(__name__)
 
+# A historian write takes up to this many samples from the buffer, however small its rows.
+# A SQLite write costs about one leaf page per point it touches, whatever the number of
+# samples per point, so a writer that falls behind writes more per transaction and catches
+# up: 10,000 points with 20 min of history took 38k samples/s in 20k-sample writes and
+# 107k in 200k-sample writes (bench/bench_historian_steady.py).
+WRITE_MAX_SAMPLES = 1_000_000
+
 
 class Sink(Protocol):
     """What the writer needs of a historian."""

@@ -489,7 +489,7 @@ class Collector(Strict):
     buffer_path: str = "heatnet-buffer.sqlite"
     buffer_max_mb: Annotated[float, Field(gt=0)] = 1024.0
     buffer_max_age: Seconds = 7 * 86400.0
-    batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 20_000
+    batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 20_000  # samples per buffer row
     flush_interval: Seconds = 1.0
     metrics_host: str = "127.0.0.1"
     metrics_port: Annotated[int, Field(ge=0, le=65535)] | None = None
