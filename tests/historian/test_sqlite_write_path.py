@@ -1,4 +1,5 @@
-"""SqliteHistorian.write's bulk path (one JSON statement) stores exactly what executemany would."""
+"""SqliteHistorian.write (sorted rows, chunked statements, JSON or executemany) stores exactly
+what executemany in batch order would."""
 
 from __future__ import annotations
 
@@ -82,19 +83,23 @@ def _mixed(rng: np.random.Generator, n: int, duplicates: bool) -> SampleBatch:
     )
 
 
-def test_bulk_write_stores_exactly_what_executemany_stores(tmp_path: Path) -> None:
+@pytest.mark.parametrize("gil_free", [True, False])
+def test_a_write_stores_exactly_what_executemany_in_batch_order_stores(
+    tmp_path: Path, gil_free: bool
+) -> None:
     rng = np.random.default_rng(11)
     for k, duplicates in enumerate([False, True]):
         batch = _mixed(rng, 4000, duplicates)
         ours, reference = tmp_path / f"ours{k}.sqlite", tmp_path / f"ref{k}.sqlite"
-        store = SqliteHistorian(ours)
+        store = SqliteHistorian(ours, gil_free_writes=gil_free)
         store.write(batch)
         store.close()
         _by_executemany(reference, batch)
         assert _rows(ours) == _rows(reference)
 
 
-def test_real_values_come_back_bit_for_bit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("gil_free", [True, False])
+def test_real_values_come_back_bit_for_bit(tmp_path: Path, gil_free: bool) -> None:
     rng = np.random.default_rng(5)
     values = rng.standard_normal(20_000) * 10.0 ** rng.integers(-8, 15, 20_000)
     batch = SampleBatch(
@@ -104,7 +109,7 @@ def test_real_values_come_back_bit_for_bit(tmp_path: Path) -> None:
         np.zeros(20_000, np.uint8),
         np.zeros(20_000, np.uint8),
     )
-    store = SqliteHistorian(tmp_path / "h.sqlite")
+    store = SqliteHistorian(tmp_path / "h.sqlite", gil_free_writes=gil_free)
     store.write(batch)
     got = store.latest()
     store.close()
@@ -112,12 +117,13 @@ def test_real_values_come_back_bit_for_bit(tmp_path: Path) -> None:
     assert np.array_equal(got.values, values[order])
 
 
+@pytest.mark.parametrize("gil_free", [True, False])
 def test_a_large_write_in_several_statements_keeps_the_last_of_a_repeated_key(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gil_free: bool
 ) -> None:
     """Rows are sorted by point and sent in chunks; a (point, ts) repeated still ends as the
     last one given, as with executemany in batch order."""
-    monkeypatch.setattr(sqlite_module, "JSON_ROWS_PER_STATEMENT", 7)
+    monkeypatch.setattr(sqlite_module, "ROWS_PER_STATEMENT", 7)
     rng = np.random.default_rng(3)
     n = 500
     batch = SampleBatch(
@@ -128,7 +134,7 @@ def test_a_large_write_in_several_statements_keeps_the_last_of_a_repeated_key(
         rng.integers(0, 5, n).astype(np.uint8),
     )
     ours, reference = tmp_path / "ours.sqlite", tmp_path / "ref.sqlite"
-    store = SqliteHistorian(ours)
+    store = SqliteHistorian(ours, gil_free_writes=gil_free)
     store.write(batch)
     store.close()
     _by_executemany(reference, batch)
