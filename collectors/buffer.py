@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 WARN_FILL = 0.8  # fraction of a bound at which the buffer warns, before it ever drops
 DROP_LOG_EVERY_S = 60.0  # drop errors are summarised at most this often
+MAX_KNOWN_PATHS = 1_000_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batch (
@@ -96,10 +97,13 @@ def _encode(batch: SampleBatch) -> tuple[bytes, bytes, bytes, bytes, bytes, str 
     )
 
 
-def _decode(row: tuple) -> SampleBatch:
+def _decode(row: tuple, known: dict[str, str]) -> SampleBatch:
+    """A stored batch; its paths are the strings `known` already holds (one per point)."""
     _, paths, ts_ms, vals, quality, reason, texts, _ = row
+    if len(known) > MAX_KNOWN_PATHS:
+        known.clear()
     return SampleBatch(
-        paths.decode().split("\n"),
+        [known.setdefault(p, p) for p in paths.decode().split("\n")],
         np.frombuffer(ts_ms, "<i8").astype(np.int64),
         np.frombuffer(vals, "<f8").astype(np.float64),
         np.frombuffer(quality, np.uint8).copy(),
@@ -132,6 +136,7 @@ class DiskBuffer:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+        self._paths: dict[str, str] = {}  # a large peek holds each path once, not per sample
         self._dropped = 0
         self._appended = 0
         self._warned = False
@@ -177,7 +182,7 @@ class DiskBuffer:
             cursor.close()
         if not rows:
             return None
-        return rows[-1][0], SampleBatch.concat([_decode(r) for r in rows])
+        return rows[-1][0], SampleBatch.concat([_decode(r, self._paths) for r in rows])
 
     def ack(self, token: int) -> None:
         """Forget every batch up to and including `token`: the historian has them."""
