@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,8 +45,12 @@ from collector_plant import (
 from collectors.service import CollectorService
 from collectors.timer import WallTimer
 from heatnet.loader import load_site
+from heatnet.points import site_points
+from heatnet.samples import SampleBatch
+from historian.sqlite import PAGE_SIZE, SqliteHistorian
 
 ON_TIME = 0.1  # of the interval
+HISTORY_CACHE = Path(tempfile.gettempdir()) / "heatnet-bench-scale"
 
 
 class RecordingTimer(WallTimer):
@@ -119,10 +124,40 @@ async def collect(site_path: Path, seconds: float, warmup: float, server_pid: in
     }
 
 
-def run_step(substations: int, seconds: float, warmup: float) -> dict[str, Any]:
+def age_historian(site_path: Path, history_s: int) -> None:
+    """Give every point `history_s` seconds of 1 s history before now, as a running plant has.
+
+    A historian file in use for a while has a leaf page per point, and costs far more per
+    write than an empty one (bench_historian_steady.py); the file is built once per size
+    and copied for each run from HISTORY_CACHE.
+    """
+    site = load_site(site_path)
+    paths = [spec.path for spec in site_points(site)]
+    cached = HISTORY_CACHE / f"aged-{len(paths)}p-{history_s}s-{PAGE_SIZE}.sqlite"
+    if not cached.exists():
+        HISTORY_CACHE.mkdir(parents=True, exist_ok=True)
+        building = cached.with_suffix(".part")
+        building.unlink(missing_ok=True)
+        store = SqliteHistorian(building)
+        rng = np.random.default_rng(1)
+        end_s = int(time.time()) - 1
+        for first in range(end_s - history_s, end_s, 60):
+            polls = [
+                SampleBatch.of(paths, second * 1000, np.round(rng.normal(50, 10, len(paths)), 1))
+                for second in range(first, min(first + 60, end_s))
+            ]
+            store.write(SampleBatch.concat(polls))
+        store.close()
+        building.rename(cached)
+    shutil.copyfile(cached, site.resolve(site.historian.path))
+
+
+def run_step(substations: int, seconds: float, warmup: float, history_s: int) -> dict[str, Any]:
     """One step: the simulator and the collector, each in its own process."""
     folder = Path(tempfile.mkdtemp(prefix=f"bench-scale-{substations}-"))
     site_path = write_site(site_doc(substations, folder), folder)
+    if history_s:
+        age_historian(site_path, history_s)
     with Plant(site_path, seconds + warmup + 120) as plant:
         out = subprocess.run(
             [
@@ -151,6 +186,9 @@ def main() -> None:
     parser.add_argument("--steps", default="100,300,1000")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument(
+        "--history", type=int, default=0, help="seconds of history every point has at start"
+    )
     parser.add_argument("--collect", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -162,7 +200,8 @@ def main() -> None:
     print(
         f"{POINTS_PER_SUBSTATION} points per substation every 1 s; on time = starts within "
         f"{ON_TIME * 1000:.0f} ms of its deadline; {args.seconds:g} s measured after "
-        f"{args.warmup:g} s warm-up"
+        f"{args.warmup:g} s warm-up; historian "
+        + (f"with {args.history} s of history per point" if args.history else "empty at start")
     )
     print(
         f"{'substations':>11} {'polls':>7} {'on time':>8} {'p99 late':>9} {'max late':>9} "
@@ -170,7 +209,7 @@ def main() -> None:
         f"{'sim CPU':>7} {'RSS MB':>7} {'peak MB':>7}"
     )
     for n in (int(s) for s in args.steps.split(",")):
-        r = run_step(n, args.seconds, args.warmup)
+        r = run_step(n, args.seconds, args.warmup, args.history)
         print(
             f"{n:>11} {r['polls']:>7} {r['on_time']:>8.2%} {r['late_p99_ms']:>7.0f}ms "
             f"{r['late_max_ms']:>7.0f}ms {r['missed']:>6.0f} {r['polled_per_s']:>9,.0f} "

@@ -55,7 +55,7 @@ def raw_run(folder: Path, polls: list[SampleBatch]) -> float:
     db = sqlite3.connect(folder / "raw.sqlite", isolation_level=None)
     db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
     db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute("PRAGMA synchronous = FULL")  # as the historian: a commit is on disk
     db.executescript(SCHEMA)
     ids = {p: i + 1 for i, p in enumerate(polls[0].paths)}
     prepared = []

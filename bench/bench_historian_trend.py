@@ -8,6 +8,7 @@ Run: .venv/bin/python bench/bench_historian_trend.py [--days N] [--every S]
 from __future__ import annotations
 
 import argparse
+import json
 import sqlite3
 import tempfile
 import time
@@ -16,8 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from heatnet.samples import SampleBatch
-from historian.buckets import merge_parts
-from historian.sqlite import EPOCH_S, MINUTE_MS, RAW_PARTS, SqliteHistorian
+from historian.base import AGGREGATES
+from historian.buckets import Parts, columns_for, merge_parts
+from historian.sqlite import EPOCH_S, MINUTE_MS, SqliteHistorian
+from historian.sqlite_read import RAW_PARTS
 
 BASE_MS = 1_765_756_800_000
 PATH = "bench/ss001/t2_supply"
@@ -54,7 +57,7 @@ def main() -> None:
         raw_db = sqlite3.connect(store.path)
         pid = raw_db.execute("SELECT id FROM points WHERE path = ?", (PATH,)).fetchone()[0]
         range_ = {
-            "pid": pid,
+            "ids": json.dumps([pid]),
             "t0": BASE_MS // 1000 - EPOCH_S,
             "t1": (end - 1) // 1000 - EPOCH_S,
             "lo": BASE_MS,
@@ -63,7 +66,8 @@ def main() -> None:
         }
 
         def from_raw() -> object:
-            return merge_parts(PATH, 60, raw_db.execute(RAW_PARTS, range_).fetchall())
+            rows = raw_db.execute(RAW_PARTS, range_).fetchall()
+            return merge_parts({pid: PATH}, 60, Parts.of_rows(rows, columns_for(AGGREGATES)))[PATH]
 
         raw_s, raw = best_of(args.rounds, from_raw)
         raw_db.close()

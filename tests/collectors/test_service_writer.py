@@ -112,3 +112,26 @@ def test_an_influxdb_outage_is_waited_out_and_the_backlog_drains(
         ts = historian.read_raw(path, 0, 10**9).ts_ms
         assert len(ts) == len(np.unique(ts)) == 7
     historian.close()
+
+
+class CountingHistorian(SqliteHistorian):
+    """A real SQLite historian that remembers the size of every write it was given."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.writes: list[int] = []
+
+    def write(self, batch: SampleBatch) -> None:
+        self.writes.append(len(batch))
+        super().write(batch)
+
+
+def test_a_backlog_of_many_buffer_rows_goes_in_one_historian_write(tmp_path: Path) -> None:
+    historian = CountingHistorian(tmp_path / "historian.sqlite")
+    buffer = DiskBuffer(tmp_path / "buffer.sqlite", max_bytes=10**9, max_age_s=1e9, clock=time.time)
+    for k in range(5):  # five flushes' rows while the writer was behind
+        buffer.append(SampleBatch.of(PATHS, (k + 1) * 1_000, np.arange(20.0)))
+    writer = HistorianWriter(buffer, historian, batch_size=1_000, metrics=CollectorMetrics())
+    assert writer.drain() == 100
+    assert historian.writes == [100]
+    historian.close()
