@@ -1,7 +1,7 @@
 """SQLite ingest in steady state: many points that already have history, polled every second.
 
 A fresh file takes samples fast because every point's rows share a few leaf pages. Once
-each point has more history than a leaf holds (about 200 samples at 4 KiB pages), every
+each point has more history than a leaf holds (about 800 samples at 16 KiB pages), every
 point has a leaf of its own, and a write costs about one leaf read and one WAL page per
 point touched. This bench builds that state (`--points` points with `--history` s of
 1 s samples), copies it for every run, then ingests `--seconds` s more:

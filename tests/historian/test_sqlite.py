@@ -137,18 +137,3 @@ def test_journal_made_before_the_write_audit_gains_its_columns(tmp_path: Path) -
     store.close()
     assert [e.kind for e in got] == ["raise", "write"] and got[1] == audit
     assert got[0].outcome is None
-
-
-def test_a_new_file_has_small_pages_and_an_older_file_keeps_its_own(tmp_path: Path) -> None:
-    """4 KiB pages: a write costs a page per point touched (see PAGE_SIZE)."""
-    SqliteHistorian(tmp_path / "new.sqlite").close()
-    old = sqlite3.connect(tmp_path / "old.sqlite")
-    old.execute("PRAGMA page_size = 16384")
-    old.execute("CREATE TABLE made_before (x)")
-    old.close()
-    store = SqliteHistorian(tmp_path / "old.sqlite")
-    store.write(SampleBatch.of(["demo/ss01/t2_supply"], 1_765_756_800_000, [55.0]))
-    store.close()
-    for name, size in (("new", 4096), ("old", 16384)):
-        with sqlite3.connect(tmp_path / f"{name}.sqlite") as db:
-            assert db.execute("PRAGMA page_size").fetchone()[0] == size
