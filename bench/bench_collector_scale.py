@@ -121,6 +121,7 @@ async def collect(site_path: Path, seconds: float, warmup: float, server_pid: in
         "rss_mb": rss_window,
         "rss_after_stop_mb": rss,
         "hwm_mb": hwm,
+        "writer_hwm_mb": writer_hwm,
     }
 
 
@@ -206,7 +207,7 @@ def main() -> None:
     print(
         f"{'substations':>11} {'polls':>7} {'on time':>8} {'p99 late':>9} {'max late':>9} "
         f"{'missed':>6} {'polled/s':>9} {'stored/s':>9} {'backlog':>8} {'CPU':>5} {'writer':>6} "
-        f"{'sim CPU':>7} {'RSS MB':>7} {'peak MB':>7}"
+        f"{'sim CPU':>7} {'RSS MB':>7} {'peak MB':>7} {'writer':>6}"
     )
     for n in (int(s) for s in args.steps.split(",")):
         r = run_step(n, args.seconds, args.warmup, args.history)
@@ -215,7 +216,8 @@ def main() -> None:
             f"{r['late_max_ms']:>7.0f}ms {r['missed']:>6.0f} {r['polled_per_s']:>9,.0f} "
             f"{r['stored_per_s']:>9,.0f} {r['backlog_end']:>8,} {r['cpu']:>5.2f} "
             f"{r['writer_cpu']:>6.2f} "
-            f"{r['server_cpu']:>7.2f} {r['rss_mb']:>7.0f} {r['hwm_mb']:>7.0f}",
+            f"{r['server_cpu']:>7.2f} {r['rss_mb']:>7.0f} {r['hwm_mb']:>7.0f} "
+            f"{r['writer_hwm_mb']:>6.0f}",
             flush=True,
         )
 

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 # samples per point, so a writer that falls behind writes more per transaction and catches
 # up: 10,000 points with 20 min of history took 38k samples/s in 20k-sample writes and
 # 107k in 200k-sample writes (bench/bench_historian_steady.py).
-WRITE_MAX_SAMPLES = 1_000_000
+WRITE_MAX_SAMPLES = 600_000
 
 
 class Sink(Protocol):
