@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,7 @@ class WriterProcess:
         self._metrics = metrics
         self._context = multiprocessing.get_context("spawn")
         self._conn: Connection | None = None
-        self._process: Any = None
+        self._process: BaseProcess | None = None
         self._listener: threading.Thread | None = None
         self._send_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -107,13 +108,11 @@ class WriterProcess:
             return
         self._send(("stop", flush_timeout_s))
         self._stopped.wait(flush_timeout_s + JOIN_GRACE_S)
-        process = self._process
-        if process is not None:
-            process.join(JOIN_GRACE_S)
-            if process.is_alive():
-                log.error("historian writer process did not stop; killing it")
-                process.kill()
-                process.join()
+        self._process.join(JOIN_GRACE_S)
+        if self._process.is_alive():
+            log.error("historian writer process did not stop; killing it")
+            self._process.kill()
+            self._process.join()
         if self._listener is not None:
             self._listener.join(JOIN_GRACE_S)
         if self._conn is not None:
@@ -141,6 +140,7 @@ class WriterProcess:
             except (EOFError, OSError):
                 if self._stopping.is_set():
                     break
+                assert self._process is not None
                 self._process.join(JOIN_GRACE_S)
                 log.error(
                     "historian writer process ended (exit code %s); the buffer keeps the "
