@@ -26,9 +26,6 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
-from influxdb_client import InfluxDBClient, WriteOptions
-from influxdb_client.client.write_api import WritePrecision
-from influxdb_client.rest import ApiException
 from numpy.typing import NDArray
 
 from heatnet.samples import SampleBatch
@@ -283,11 +280,19 @@ class _BatchingWriter:
     """influxdb-client's batching write API, drained on every write so failures surface."""
 
     def __init__(self, url: str, token: str, org: str, bucket: str, timeout_s: float) -> None:
+        # imported here: influxdb-client costs every process that loads the historian
+        # package about 18 MB, and only the v2 API uses it
+        from influxdb_client import InfluxDBClient
+
         self.url, self.org, self.bucket = url, org, bucket
         self._client = InfluxDBClient(url=url, token=token, org=org, timeout=int(timeout_s * 1000))
 
     def write(self, lines: list[str]) -> None:
         """Hand lines to the batcher and wait until it has posted them; retries are the caller's."""
+        from influxdb_client import WriteOptions
+        from influxdb_client.client.write_api import WritePrecision
+        from influxdb_client.rest import ApiException
+
         failures: list[BaseException] = []
         options = WriteOptions(batch_size=LINES_PER_REQUEST, flush_interval=100, max_retries=0)
         writer = self._client.write_api(

@@ -137,3 +137,12 @@ def test_journal_made_before_the_write_audit_gains_its_columns(tmp_path: Path) -
     store.close()
     assert [e.kind for e in got] == ["raise", "write"] and got[1] == audit
     assert got[0].outcome is None
+
+
+def test_the_sqlite_path_does_not_load_the_influxdb_client() -> None:
+    """influxdb-client costs each process about 18 MB; only the InfluxDB v2 API needs it."""
+    code = (
+        "import sys, historian, collectors.service, collectors.writer_process; "
+        "sys.exit('influxdb_client' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
